@@ -1,0 +1,1 @@
+"""The meshveil control plane: policies, detector compiler, signing, module build and validation."""

@@ -1,0 +1,37 @@
+"""The `meshveil` command line. Each command lives in its own module with a `register` function."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from controlplane.cli import build_command, validate_command
+from controlplane.cli.errors import CliError
+
+# Each module adds its subcommand(s); order is the order `--help` lists them.
+COMMAND_MODULES = (build_command, validate_command)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="meshveil",
+        description="meshveil: in-mesh data protection with proxy-Wasm filters.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    arguments = parser.parse_args(argv)
+    try:
+        exit_code: int = arguments.handler(arguments)
+    except CliError as error:
+        print(f"meshveil: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return exit_code

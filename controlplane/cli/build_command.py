@@ -1,0 +1,41 @@
+"""`meshveil build`: compile the filter modules."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from controlplane.cli.errors import CliError
+from controlplane.modules.build import OPTIMIZE_MODES, BuildError, build_modules
+from controlplane.modules.capabilities import ManifestError
+from controlplane.modules.sources import default_filters_dir
+from controlplane.modules.toolchain import ToolchainError
+
+DEFAULT_OUT_DIR = Path("build") / "filters"
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "build",
+        help="compile the filter modules to wasm32",
+        description="Compile meshveil's proxy-Wasm modules with the pinned Zig and write them to a folder.",
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help=f"output folder (default {DEFAULT_OUT_DIR})")
+    parser.add_argument("--filters", type=Path, default=None, help="the filters/ source folder (default: meshveil's)")
+    parser.add_argument("--optimize", choices=OPTIMIZE_MODES, default="ReleaseSmall", help="Zig optimisation mode")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="Zig cache folder (default ~/.cache/meshveil/zig)")
+    parser.set_defaults(handler=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    filters_dir = arguments.filters or default_filters_dir()
+    try:
+        built = build_modules(arguments.out, filters_dir, optimize=arguments.optimize, cache_dir=arguments.cache_dir)
+    except (BuildError, ManifestError, ToolchainError) as error:
+        raise CliError(str(error)) from error
+    for module in built:
+        kind = "testdata" if module.testdata else "filter"
+        print(f"{module.name:<16} {kind:<8} {module.size:>8} bytes  sha256:{module.sha256}  {module.path}")
+    print(f"built {len(built)} modules into {arguments.out.resolve()}")
+    return 0

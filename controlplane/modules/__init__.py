@@ -1,0 +1,1 @@
+"""Filter modules: building them from Zig, reading their binaries, and validating them."""

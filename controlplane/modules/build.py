@@ -1,0 +1,118 @@
+"""`meshveil build`: compiles the filters with Zig and writes deployable modules.
+
+The Zig build runs in a staging folder; each artifact then gets its capability manifest
+embedded as a custom section and is moved into the output folder whole (write to a
+temporary name, then rename), so a failed build never leaves a half-written module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from controlplane.modules.capabilities import CAPABILITIES_SECTION
+from controlplane.modules.sources import ModuleSource, discover
+from controlplane.modules.toolchain import default_cache_dir, require_pinned_zig, zig_command
+from controlplane.modules.wasm_binary import custom_section
+
+OPTIMIZE_MODES = ("ReleaseSmall", "ReleaseFast", "ReleaseSafe", "Debug")
+BUILD_REPORT_NAME = "modules.json"
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class BuiltModule:
+    name: str
+    path: Path
+    sha256: str
+    size: int
+    testdata: bool
+    capabilities: tuple[str, ...]
+
+
+def build_modules(
+    out_dir: Path,
+    filters_dir: Path,
+    *,
+    optimize: str = "ReleaseSmall",
+    cache_dir: Path | None = None,
+) -> list[BuiltModule]:
+    if optimize not in OPTIMIZE_MODES:
+        raise BuildError(f"unknown optimisation mode {optimize!r}; choose one of {', '.join(OPTIMIZE_MODES)}")
+    require_pinned_zig()
+    sources = discover(filters_dir)
+    cache = (cache_dir or default_cache_dir()).resolve()
+    out_dir = out_dir.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="meshveil-build-", dir=out_dir) as staging_name:
+        staging = Path(staging_name)
+        _run_zig_build(filters_dir, staging, optimize, cache)
+        artifacts = sorted(staging.glob("*.wasm"))
+        missing = sorted({path.stem for path in artifacts} - set(sources))
+        if missing:
+            raise BuildError(f"no capabilities.json declares module(s): {', '.join(missing)}")
+        built = [_finish(path, sources[path.stem], out_dir) for path in artifacts]
+    _write_report(out_dir, built)
+    return built
+
+
+def _run_zig_build(filters_dir: Path, prefix: Path, optimize: str, cache: Path) -> None:
+    command = [
+        *zig_command(),
+        "build",
+        f"-Doptimize={optimize}",
+        "--prefix",
+        str(prefix),
+        "--cache-dir",
+        str(cache / "local"),
+        "--global-cache-dir",
+        str(cache / "global"),
+    ]
+    completed = subprocess.run(command, cwd=filters_dir, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        detail = completed.stderr.strip() or completed.stdout.strip()
+        raise BuildError(f"zig build failed in {filters_dir}:\n{detail}")
+
+
+def _finish(artifact: Path, source: ModuleSource, out_dir: Path) -> BuiltModule:
+    data = artifact.read_bytes() + custom_section(CAPABILITIES_SECTION, source.manifest.to_json())
+    destination_dir = out_dir / "testdata" if source.testdata else out_dir
+    destination_dir.mkdir(parents=True, exist_ok=True)
+    destination = destination_dir / artifact.name
+    temporary = destination.with_suffix(".wasm.partial")
+    temporary.write_bytes(data)
+    temporary.replace(destination)
+    return BuiltModule(
+        name=source.name,
+        path=destination,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        testdata=source.testdata,
+        capabilities=tuple(sorted(source.manifest.capabilities)),
+    )
+
+
+def _write_report(out_dir: Path, built: list[BuiltModule]) -> None:
+    report = {
+        "modules": [
+            {
+                "name": module.name,
+                "file": str(module.path.relative_to(out_dir)),
+                "sha256": module.sha256,
+                "size": module.size,
+                "testdata": module.testdata,
+                "capabilities": list(module.capabilities),
+            }
+            for module in built
+        ]
+    }
+    temporary = out_dir / (BUILD_REPORT_NAME + ".partial")
+    temporary.write_text(json.dumps(report, indent=2) + "\n")
+    temporary.replace(out_dir / BUILD_REPORT_NAME)
