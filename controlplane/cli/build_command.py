@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +22,32 @@ def register(subparsers: Any) -> None:
         help="compile the filter modules to wasm32",
         description="Compile meshveil's proxy-Wasm modules with the pinned Zig and write them to a folder.",
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help=f"output folder (default {DEFAULT_OUT_DIR})")
-    parser.add_argument("--filters", type=Path, default=None, help="the filters/ source folder (default: meshveil's)")
-    parser.add_argument("--optimize", choices=OPTIMIZE_MODES, default="ReleaseSmall", help="Zig optimisation mode")
-    parser.add_argument("--cache-dir", type=Path, default=None, help="Zig cache folder (default ~/.cache/meshveil/zig)")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT_DIR, help=f"output folder (default {DEFAULT_OUT_DIR})"
+    )
+    parser.add_argument(
+        "--filters", type=Path, default=None, help="the filters/ source folder (default: meshveil's)"
+    )
+    parser.add_argument(
+        "--optimize", choices=OPTIMIZE_MODES, default="ReleaseSmall", help="Zig optimisation mode"
+    )
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help="Zig cache folder (default ~/.cache/meshveil/zig)"
+    )
     parser.set_defaults(handler=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
     filters_dir = arguments.filters or default_filters_dir()
     try:
-        built = build_modules(arguments.out, filters_dir, optimize=arguments.optimize, cache_dir=arguments.cache_dir)
-    except (BuildError, ManifestError, ToolchainError) as error:
+        built = build_modules(
+            arguments.out, filters_dir, optimize=arguments.optimize, cache_dir=arguments.cache_dir
+        )
+    except BuildError as error:
+        if error.detail:
+            print(error.detail, file=sys.stderr)
+        raise CliError(str(error)) from error
+    except (ManifestError, ToolchainError) as error:
         raise CliError(str(error)) from error
     for module in built:
         kind = "testdata" if module.testdata else "filter"

@@ -9,7 +9,12 @@ from typing import Any
 
 from controlplane.cli.errors import EXIT_FINDINGS, CliError
 from controlplane.modules.capabilities import CapabilityManifest, ManifestError
-from controlplane.modules.validate import DEFAULT_MAX_MEMORY_BYTES, ModuleReport, ValidationOptions, validate_file
+from controlplane.modules.validate import (
+    DEFAULT_MAX_MEMORY_BYTES,
+    ModuleReport,
+    ValidationOptions,
+    validate_file,
+)
 
 
 def register(subparsers: Any) -> None:

@@ -24,7 +24,11 @@ BUILD_REPORT_NAME = "modules.json"
 
 
 class BuildError(RuntimeError):
-    pass
+    """A build that did not finish; `detail` holds the compiler's diagnostics, if any."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,10 @@ def _run_zig_build(filters_dir: Path, prefix: Path, optimize: str, cache: Path) 
     completed = subprocess.run(command, cwd=filters_dir, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         detail = completed.stderr.strip() or completed.stdout.strip()
-        raise BuildError(f"zig build failed in {filters_dir}:\n{detail}")
+        first_error = next(
+            (line for line in detail.splitlines() if "error:" in line), "see diagnostics above"
+        )
+        raise BuildError(f"zig build failed in {filters_dir}: {first_error.strip()}", detail)
 
 
 def _finish(artifact: Path, source: ModuleSource, out_dir: Path) -> BuiltModule:

@@ -38,5 +38,7 @@ def discover(filters_dir: Path) -> dict[str, ModuleSource]:
         manifest = CapabilityManifest.from_file(path)
         if manifest.module in found:
             raise ManifestError(f"{path}: module {manifest.module} is declared twice")
-        found[manifest.module] = ModuleSource(manifest.module, manifest, testdata=path.parent.name == "testdata")
+        found[manifest.module] = ModuleSource(
+            manifest.module, manifest, testdata=path.parent.name == "testdata"
+        )
     return found

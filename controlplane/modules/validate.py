@@ -122,7 +122,9 @@ def _abi_version(module: WasmModule, report: ModuleReport) -> AbiVersion | None:
         return None
     if len(markers) > 1:
         report.findings.append(
-            Finding(Severity.ERROR, "several-abi-markers", f"exports several ABI markers: {', '.join(markers)}")
+            Finding(
+                Severity.ERROR, "several-abi-markers", f"exports several ABI markers: {', '.join(markers)}"
+            )
         )
     version = ABI_VERSION_MARKERS[markers[-1]]
     if version is not AbiVersion.V0_2_1:
@@ -169,7 +171,9 @@ def _check_imports(module: WasmModule, version: AbiVersion | None) -> Iterator[F
             expected_wasi = WASI_FUNCTIONS.get(item.name)
             if expected_wasi is None:
                 yield Finding(
-                    Severity.ERROR, "unknown-wasi", f"imports {qualified}, a WASI function Envoy does not provide"
+                    Severity.ERROR,
+                    "unknown-wasi",
+                    f"imports {qualified}, a WASI function Envoy does not provide",
                 )
             elif item.signature != expected_wasi:
                 yield Finding(
@@ -202,7 +206,9 @@ def _check_imports(module: WasmModule, version: AbiVersion | None) -> Iterator[F
             )
 
 
-def _check_capabilities(module: WasmModule, options: ValidationOptions, report: ModuleReport) -> Iterator[Finding]:
+def _check_capabilities(
+    module: WasmModule, options: ValidationOptions, report: ModuleReport
+) -> Iterator[Finding]:
     manifest = options.manifest_override
     if manifest is None:
         embedded = module.custom_sections.get(CAPABILITIES_SECTION, [])
@@ -214,7 +220,9 @@ def _check_capabilities(module: WasmModule, options: ValidationOptions, report: 
             )
             return
         if len(embedded) > 1:
-            yield Finding(Severity.ERROR, "several-capabilities", f"has {len(embedded)} {CAPABILITIES_SECTION} sections")
+            yield Finding(
+                Severity.ERROR, "several-capabilities", f"has {len(embedded)} {CAPABILITIES_SECTION} sections"
+            )
             return
         try:
             manifest = CapabilityManifest.from_json(embedded[0], f"section {CAPABILITIES_SECTION}")
@@ -243,7 +251,8 @@ def _check_memory(module: WasmModule, options: ValidationOptions) -> Iterator[Fi
         yield Finding(
             Severity.ERROR,
             "memory-too-large",
-            f"starts with {limits.minimum * PAGE_SIZE} bytes of memory, above the {options.max_memory_bytes} allowed",
+            f"starts with {limits.minimum * PAGE_SIZE} bytes of memory, "
+            f"above the {options.max_memory_bytes} allowed",
         )
     if limits.maximum is None:
         yield Finding(
@@ -255,5 +264,6 @@ def _check_memory(module: WasmModule, options: ValidationOptions) -> Iterator[Fi
         yield Finding(
             Severity.ERROR,
             "memory-too-large",
-            f"may grow to {limits.maximum * PAGE_SIZE} bytes of memory, above the {options.max_memory_bytes} allowed",
+            f"may grow to {limits.maximum * PAGE_SIZE} bytes of memory, "
+            f"above the {options.max_memory_bytes} allowed",
         )

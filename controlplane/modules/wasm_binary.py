@@ -8,6 +8,7 @@ loads it. Full validation of code is left to wasmtime. Every malformed input rai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -58,7 +59,15 @@ _SECTION_ORDER = [
     SectionId.DATA,
 ]
 
-VALUE_TYPES = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128", 0x70: "funcref", 0x6F: "externref"}
+VALUE_TYPES = {
+    0x7F: "i32",
+    0x7E: "i64",
+    0x7D: "f32",
+    0x7C: "f64",
+    0x7B: "v128",
+    0x70: "funcref",
+    0x6F: "externref",
+}
 
 
 class ExternalKind(IntEnum):
@@ -257,35 +266,59 @@ def parse(data: bytes) -> WasmModule:
 
 
 def _parse_section(module: WasmModule, section_id: SectionId, reader: _Reader) -> None:
-    if section_id is SectionId.TYPE:
-        for _ in range(reader.u32()):
-            form_offset = reader.offset
-            if reader.byte() != 0x60:
-                raise WasmFormatError("type entry is not a function type", form_offset)
-            params = tuple(reader.value_type() for _ in range(reader.u32()))
-            results = tuple(reader.value_type() for _ in range(reader.u32()))
-            module.types.append(FunctionSignature(params, results))
-    elif section_id is SectionId.IMPORT:
-        for _ in range(reader.u32()):
-            module.imports.append(_parse_import(module, reader))
-    elif section_id is SectionId.FUNCTION:
-        module.function_type_indices = [reader.u32() for _ in range(reader.u32())]
-    elif section_id is SectionId.MEMORY:
-        module.memories = [reader.limits() for _ in range(reader.u32())]
-    elif section_id is SectionId.EXPORT:
-        for _ in range(reader.u32()):
-            name = reader.name()
-            kind_offset = reader.offset
-            kind = reader.byte()
-            if kind not in ExternalKind._value2member_map_:
-                raise WasmFormatError(f"unknown export kind {kind}", kind_offset)
-            module.exports.append(Export(name, ExternalKind(kind), reader.u32()))
-    elif section_id is SectionId.START:
-        module.start_function = reader.u32()
-    else:
+    parser = _SECTION_PARSERS.get(section_id)
+    if parser is None:
         return  # Other sections are not needed to judge the module's interface.
+    parser(module, reader)
     if not reader.at_end():
         raise WasmFormatError(f"{section_id.name} section has trailing bytes", reader.offset)
+
+
+def _parse_types(module: WasmModule, reader: _Reader) -> None:
+    for _ in range(reader.u32()):
+        form_offset = reader.offset
+        if reader.byte() != 0x60:
+            raise WasmFormatError("type entry is not a function type", form_offset)
+        params = tuple(reader.value_type() for _ in range(reader.u32()))
+        results = tuple(reader.value_type() for _ in range(reader.u32()))
+        module.types.append(FunctionSignature(params, results))
+
+
+def _parse_imports(module: WasmModule, reader: _Reader) -> None:
+    for _ in range(reader.u32()):
+        module.imports.append(_parse_import(module, reader))
+
+
+def _parse_functions(module: WasmModule, reader: _Reader) -> None:
+    module.function_type_indices = [reader.u32() for _ in range(reader.u32())]
+
+
+def _parse_memories(module: WasmModule, reader: _Reader) -> None:
+    module.memories = [reader.limits() for _ in range(reader.u32())]
+
+
+def _parse_exports(module: WasmModule, reader: _Reader) -> None:
+    for _ in range(reader.u32()):
+        name = reader.name()
+        kind_offset = reader.offset
+        kind = reader.byte()
+        if kind not in ExternalKind._value2member_map_:
+            raise WasmFormatError(f"unknown export kind {kind}", kind_offset)
+        module.exports.append(Export(name, ExternalKind(kind), reader.u32()))
+
+
+def _parse_start(module: WasmModule, reader: _Reader) -> None:
+    module.start_function = reader.u32()
+
+
+_SECTION_PARSERS: dict[SectionId, Callable[[WasmModule, _Reader], None]] = {
+    SectionId.TYPE: _parse_types,
+    SectionId.IMPORT: _parse_imports,
+    SectionId.FUNCTION: _parse_functions,
+    SectionId.MEMORY: _parse_memories,
+    SectionId.EXPORT: _parse_exports,
+    SectionId.START: _parse_start,
+}
 
 
 def _parse_import(module: WasmModule, reader: _Reader) -> Import:
