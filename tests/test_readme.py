@@ -18,6 +18,8 @@ def test_readme_opens_with_the_two_commands() -> None:
     main_job, test_suite = commands[:2]
     assert main_job.startswith("python3 -m venv .venv && .venv/bin/pip install -e .")
     assert "meshveil" in main_job
+    # The main job ends by showing the product work end to end (tests/demo/ runs it).
+    assert main_job.endswith("&& .venv/bin/meshveil demo")
     assert test_suite.endswith(".venv/bin/pytest")
 
 

@@ -6,11 +6,35 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from controlplane.cli import build_command, validate_command
+from controlplane.cli import (
+    bench_command,
+    build_command,
+    demo_command,
+    detectors_command,
+    keys_command,
+    package_command,
+    replay_command,
+    serve_command,
+    sign_command,
+    validate_command,
+    verify_command,
+)
 from controlplane.cli.errors import CliError
 
 # Each module adds its subcommand(s); order is the order `--help` lists them.
-COMMAND_MODULES = (build_command, validate_command)
+COMMAND_MODULES = (
+    demo_command,
+    build_command,
+    validate_command,
+    sign_command,
+    verify_command,
+    keys_command,
+    serve_command,
+    package_command,
+    replay_command,
+    bench_command,
+    detectors_command,
+)
 
 
 def make_parser() -> argparse.ArgumentParser:

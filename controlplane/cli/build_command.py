@@ -12,6 +12,8 @@ from controlplane.modules.build import OPTIMIZE_MODES, BuildError, build_modules
 from controlplane.modules.capabilities import ManifestError
 from controlplane.modules.sources import default_filters_dir
 from controlplane.modules.toolchain import ToolchainError
+from controlplane.trust.errors import TrustError
+from controlplane.trust.trust_root import TrustRoot
 
 DEFAULT_OUT_DIR = Path("build") / "filters"
 
@@ -34,23 +36,39 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--cache-dir", type=Path, default=None, help="Zig cache folder (default ~/.cache/meshveil/zig)"
     )
+    parser.add_argument(
+        "--trust-root",
+        type=Path,
+        default=None,
+        metavar="keys.pub",
+        help="compile this trust root into the filters so they verify signed configs (default: none)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
     filters_dir = arguments.filters or default_filters_dir()
     try:
+        trust_root = TrustRoot.load(arguments.trust_root) if arguments.trust_root else None
         built = build_modules(
-            arguments.out, filters_dir, optimize=arguments.optimize, cache_dir=arguments.cache_dir
+            arguments.out,
+            filters_dir,
+            optimize=arguments.optimize,
+            cache_dir=arguments.cache_dir,
+            trust_root=trust_root,
         )
     except BuildError as error:
         if error.detail:
             print(error.detail, file=sys.stderr)
         raise CliError(str(error)) from error
-    except (ManifestError, ToolchainError) as error:
+    except (ManifestError, ToolchainError, TrustError) as error:
         raise CliError(str(error)) from error
     for module in built:
         kind = "testdata" if module.testdata else "filter"
         print(f"{module.name:<16} {kind:<8} {module.size:>8} bytes  sha256:{module.sha256}  {module.path}")
     print(f"built {len(built)} modules into {arguments.out.resolve()}")
+    if trust_root is None:
+        print("config verification: OFF (no --trust-root); the filters take any configuration")
+    else:
+        print(f"config verification: on, trust version {trust_root.current.version} compiled in")
     return 0

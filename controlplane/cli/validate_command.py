@@ -15,6 +15,11 @@ from controlplane.modules.validate import (
     ValidationOptions,
     validate_file,
 )
+from controlplane.trust.admission import AdmissionRequest
+from controlplane.trust.durations import now_or
+from controlplane.trust.errors import TrustError
+from controlplane.trust.policy import TrustPolicy
+from controlplane.trust.trust_root import TrustRoot
 
 
 def register(subparsers: Any) -> None:
@@ -38,6 +43,16 @@ def register(subparsers: Any) -> None:
         metavar="BYTES",
         help=f"largest linear memory a module may declare (default {DEFAULT_MAX_MEMORY_BYTES})",
     )
+    trust = parser.add_argument_group("trust", "also check signature, claims and issuer policy")
+    trust.add_argument(
+        "--trust-root", type=Path, default=None, metavar="keys.pub", help="trusted issuer keys"
+    )
+    trust.add_argument("--policy", type=Path, default=None, metavar="POLICY.json", help="trust policy file")
+    trust.add_argument("--environment", default=None, help="environment of the policy (e.g. prod)")
+    trust.add_argument("--signature", type=Path, default=None, metavar="FILE.sig", help="detached signature")
+    trust.add_argument(
+        "--now", type=int, default=None, metavar="SECONDS", help="check time (default: the clock)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -51,7 +66,9 @@ def run(arguments: argparse.Namespace) -> int:
     missing = [str(path) for path in arguments.modules if not path.is_file()]
     if missing:
         raise CliError(f"no such file: {', '.join(missing)}")
-    options = ValidationOptions(max_memory_bytes=arguments.max_memory, manifest_override=manifest)
+    options = ValidationOptions(
+        max_memory_bytes=arguments.max_memory, manifest_override=manifest, trust=_trust_request(arguments)
+    )
     reports = [validate_file(path, options) for path in arguments.modules]
     if arguments.json:
         print(json.dumps({"modules": [report.to_json() for report in reports]}, indent=2))
@@ -59,6 +76,32 @@ def run(arguments: argparse.Namespace) -> int:
         for report in reports:
             _print_report(report)
     return 0 if all(report.ok for report in reports) else EXIT_FINDINGS
+
+
+def _trust_request(arguments: argparse.Namespace) -> AdmissionRequest | None:
+    if arguments.trust_root is None:
+        if arguments.policy or arguments.environment or arguments.signature:
+            raise CliError("--policy, --environment and --signature need --trust-root")
+        return None
+    if (arguments.policy is None) != (arguments.environment is None):
+        raise CliError("--policy and --environment go together")
+    if arguments.signature is not None and len(arguments.modules) != 1:
+        raise CliError("--signature applies to one module; validate one module at a time")
+    try:
+        trust = TrustRoot.load(arguments.trust_root).current
+        policy = (
+            TrustPolicy.load(arguments.policy).environment(arguments.environment)
+            if arguments.policy
+            else None
+        )
+        if policy is not None:
+            policy.allowed_issuer_ids(trust)  # a name the trust root does not know fails once, up front
+        detached = arguments.signature.read_bytes() if arguments.signature else None
+    except OSError as error:
+        raise CliError(f"{error.filename}: {error.strerror}") from error
+    except TrustError as error:
+        raise CliError(str(error)) from error
+    return AdmissionRequest(trust, now_or(arguments.now), policy, detached)
 
 
 def _print_report(report: ModuleReport) -> None:

@@ -1,8 +1,11 @@
 """`meshveil build`: compiles the filters with Zig and writes deployable modules.
 
 The Zig build runs in a staging folder; each artifact then gets its capability manifest
-embedded as a custom section and is moved into the output folder whole (write to a
-temporary name, then rename), so a failed build never leaves a half-written module.
+and its build record (`meshveil.build`: name, build id, compiled trust version) embedded
+as custom sections and is moved into the output folder whole (write to a temporary name,
+then rename), so a failed build never leaves a half-written module. With a trust root,
+its current state is compiled into the filters as the anchors they verify configs with;
+the build id is stamped in after compiling (see `controlplane/trust/anchors.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from controlplane.modules.capabilities import CAPABILITIES_SECTION
 from controlplane.modules.sources import ModuleSource, discover
 from controlplane.modules.toolchain import default_cache_dir, require_pinned_zig, zig_command
 from controlplane.modules.wasm_binary import custom_section
+from controlplane.trust.anchors import Anchors, stamp_build_id
+from controlplane.trust.build_info import BUILD_SECTION, BuildInfo
+from controlplane.trust.trust_root import TrustRoot
 
 OPTIMIZE_MODES = ("ReleaseSmall", "ReleaseFast", "ReleaseSafe", "Debug")
 BUILD_REPORT_NAME = "modules.json"
@@ -39,6 +45,9 @@ class BuiltModule:
     size: int
     testdata: bool
     capabilities: tuple[str, ...]
+    build_id: str = ""
+    trust_version: int | None = None
+    """Version of the trust state compiled in; None when configs are not verified."""
 
 
 def build_modules(
@@ -47,6 +56,7 @@ def build_modules(
     *,
     optimize: str = "ReleaseSmall",
     cache_dir: Path | None = None,
+    trust_root: TrustRoot | None = None,
 ) -> list[BuiltModule]:
     if optimize not in OPTIMIZE_MODES:
         raise BuildError(f"unknown optimisation mode {optimize!r}; choose one of {', '.join(OPTIMIZE_MODES)}")
@@ -55,23 +65,27 @@ def build_modules(
     cache = (cache_dir or default_cache_dir()).resolve()
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    state = trust_root.current if trust_root else None
+    anchors = Anchors(state)
+    anchors_path = anchors.write(cache)
     with tempfile.TemporaryDirectory(prefix="meshveil-build-", dir=out_dir) as staging_name:
         staging = Path(staging_name)
-        _run_zig_build(filters_dir, staging, optimize, cache)
+        _run_zig_build(filters_dir, staging, optimize, cache, anchors_path)
         artifacts = sorted(staging.glob("*.wasm"))
         missing = sorted({path.stem for path in artifacts} - set(sources))
         if missing:
             raise BuildError(f"no capabilities.json declares module(s): {', '.join(missing)}")
-        built = [_finish(path, sources[path.stem], out_dir) for path in artifacts]
+        built = [_finish(path, sources[path.stem], out_dir, anchors) for path in artifacts]
     _write_report(out_dir, built)
     return built
 
 
-def _run_zig_build(filters_dir: Path, prefix: Path, optimize: str, cache: Path) -> None:
+def _run_zig_build(filters_dir: Path, prefix: Path, optimize: str, cache: Path, anchors: Path) -> None:
     command = [
         *zig_command(),
         "build",
         f"-Doptimize={optimize}",
+        f"-Dtrust-anchors={anchors}",
         "--prefix",
         str(prefix),
         "--cache-dir",
@@ -88,8 +102,14 @@ def _run_zig_build(filters_dir: Path, prefix: Path, optimize: str, cache: Path) 
         raise BuildError(f"zig build failed in {filters_dir}: {first_error.strip()}", detail)
 
 
-def _finish(artifact: Path, source: ModuleSource, out_dir: Path) -> BuiltModule:
-    data = artifact.read_bytes() + custom_section(CAPABILITIES_SECTION, source.manifest.to_json())
+def _finish(artifact: Path, source: ModuleSource, out_dir: Path, anchors: Anchors) -> BuiltModule:
+    code, build_id = stamp_build_id(artifact.read_bytes())
+    build_info = BuildInfo(source.name, build_id, anchors.trust_version)
+    data = (
+        code
+        + custom_section(CAPABILITIES_SECTION, source.manifest.to_json())
+        + custom_section(BUILD_SECTION, build_info.to_json())
+    )
     destination_dir = out_dir / "testdata" if source.testdata else out_dir
     destination_dir.mkdir(parents=True, exist_ok=True)
     destination = destination_dir / artifact.name
@@ -103,6 +123,8 @@ def _finish(artifact: Path, source: ModuleSource, out_dir: Path) -> BuiltModule:
         size=len(data),
         testdata=source.testdata,
         capabilities=tuple(sorted(source.manifest.capabilities)),
+        build_id=build_info.build_id,
+        trust_version=build_info.trust_version,
     )
 
 
@@ -116,6 +138,8 @@ def _write_report(out_dir: Path, built: list[BuiltModule]) -> None:
                 "size": module.size,
                 "testdata": module.testdata,
                 "capabilities": list(module.capabilities),
+                "build_id": module.build_id,
+                "trust_version": module.trust_version,
             }
             for module in built
         ]

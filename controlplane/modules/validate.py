@@ -16,6 +16,7 @@ import wasmtime
 
 from controlplane.modules.capabilities import CAPABILITIES_SECTION, CapabilityManifest, ManifestError
 from controlplane.modules.wasm_binary import PAGE_SIZE, ExternalKind, WasmFormatError, WasmModule, parse
+from controlplane.trust.admission import AdmissionRequest, assess_module
 from harness.abi.catalog import (
     ABI_VERSION_MARKERS,
     CALLBACKS,
@@ -46,6 +47,9 @@ class ValidationOptions:
     max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES
     manifest_override: CapabilityManifest | None = None
     """Judge imports against this manifest instead of the one embedded in the module."""
+    trust: AdmissionRequest | None = None
+    """Check signature, claims and issuer policy too; imports are then judged against the
+    signed claims when the module has them, else against the manifest."""
 
 
 @dataclass
@@ -103,7 +107,8 @@ def validate_bytes(data: bytes, options: ValidationOptions, report: ModuleReport
     report.abi_version = _abi_version(module, report)
     report.findings.extend(_check_exports(module))
     report.findings.extend(_check_imports(module, report.abi_version))
-    report.findings.extend(_check_capabilities(module, options, report))
+    if not _judged_by_claims(data, options, report):
+        report.findings.extend(_check_capabilities(module, options, report))
     report.findings.extend(_check_memory(module, options))
     if module.start_function is not None:
         error("start-function", "has a start function, which would run before the host can set up contexts")
@@ -204,6 +209,20 @@ def _check_imports(module: WasmModule, version: AbiVersion | None) -> Iterator[F
                 "import-version",
                 f"imports {item.name}, which hosts do not provide to ABI {version.value} modules",
             )
+
+
+def _judged_by_claims(data: bytes, options: ValidationOptions, report: ModuleReport) -> bool:
+    """Adds the trust findings; true when signed claims judged the imports."""
+    if options.trust is None:
+        return False
+    assessment = assess_module(data, options.trust)
+    # Codes in validate's kebab-case; the reasons themselves are the filter's snake_case ones.
+    for refusal in assessment.refusals:
+        report.findings.append(Finding(Severity.ERROR, refusal.reason.replace("_", "-"), str(refusal)))
+    if assessment.claims is None:
+        return False
+    report.capabilities = sorted(assessment.claims.capabilities)
+    return True
 
 
 def _check_capabilities(

@@ -4,10 +4,11 @@
 //!   `Http`          optional HTTP stream context: `fn init(root: *Root, context_id: u32) Http`
 //!   `Tcp`           optional TCP stream context: `fn init(root: *Root, context_id: u32) Tcp`
 //!   `streams_max`   optional bound on concurrent streams (default 1024)
-//!   `roots_max`     optional bound on root contexts (default 4)
+//!   `roots_max`     optional bound on live root contexts (default 8)
 //! Each context implements only the callbacks it needs (see the method names
 //! below); a callback is exported only when some context implements it, so a
-//! module's exports are exactly what it handles. Streams become HTTP or TCP on
+//! module's exports are exactly what it handles. Callout answers (HTTP, gRPC)
+//! and queue, tick and foreign-function callbacks go to the root context. Streams become HTTP or TCP on
 //! their first callback, so one module can serve as both filter kinds.
 
 const std = @import("std");
@@ -45,8 +46,7 @@ pub fn exportPlugin(comptime Plugin: type) void {
         .{ "proxy_on_grpc_close", "onGrpcClose" },
     };
     inline for (callout_callbacks) |pair| {
-        if (@hasDecl(D.Root, pair[1]) or @hasDecl(D.Http, pair[1]) or @hasDecl(D.Tcp, pair[1]))
-            @export(&@field(D, pair[0]), .{ .name = pair[0] });
+        if (@hasDecl(D.Root, pair[1])) @export(&@field(D, pair[0]), .{ .name = pair[0] });
     }
     const http_callbacks = .{
         .{ "proxy_on_request_headers", "onRequestHeaders" },
@@ -86,7 +86,7 @@ fn Dispatcher(comptime Plugin: type) type {
         pub const Http = if (@hasDecl(Plugin, "Http")) Plugin.Http else NoContext;
         pub const Tcp = if (@hasDecl(Plugin, "Tcp")) Plugin.Tcp else NoContext;
         const streams_max: u32 = if (@hasDecl(Plugin, "streams_max")) Plugin.streams_max else 1024;
-        const roots_max: u32 = if (@hasDecl(Plugin, "roots_max")) Plugin.roots_max else 4;
+        const roots_max: u32 = if (@hasDecl(Plugin, "roots_max")) Plugin.roots_max else 8;
 
         const Stream = union(enum) {
             /// Created by the host; becomes HTTP or TCP on its first callback.
@@ -153,7 +153,7 @@ fn Dispatcher(comptime Plugin: type) type {
             const entry = registry.find(context_id) orelse return 1;
             switch (entry.kind) {
                 .root => return @intFromBool(callOr(&roots[entry.slot], "onDone", .{}, true)),
-                .stream => return switch (streams[entry.slot]) {
+                .stream => return switch (settle(context_id, &streams[entry.slot]).*) {
                     .pending => 1,
                     .http => |*http| @intFromBool(callOr(http, "onDone", .{}, true)),
                     .tcp => |*tcp| @intFromBool(callOr(tcp, "onDone", .{}, true)),
@@ -166,7 +166,7 @@ fn Dispatcher(comptime Plugin: type) type {
             const entry = registry.find(context_id) orelse return;
             switch (entry.kind) {
                 .root => callOr(&roots[entry.slot], "onLog", .{}, {}),
-                .stream => switch (streams[entry.slot]) {
+                .stream => switch (settle(context_id, &streams[entry.slot]).*) {
                     .pending => {},
                     .http => |*http| callOr(http, "onLog", .{}, {}),
                     .tcp => |*tcp| callOr(tcp, "onLog", .{}, {}),
@@ -179,15 +179,13 @@ fn Dispatcher(comptime Plugin: type) type {
             const entry = registry.find(context_id) orelse return;
             switch (entry.kind) {
                 .root => callOr(&roots[entry.slot], "onDelete", .{}, {}),
-                .stream => {
-                    switch (streams[entry.slot]) {
-                        .pending => {},
-                        .http => |*http| callOr(http, "onDelete", .{}, {}),
-                        .tcp => |*tcp| callOr(tcp, "onDelete", .{}, {}),
-                    }
-                    registry.remove(context_id);
+                .stream => switch (streams[entry.slot]) {
+                    .pending => {},
+                    .http => |*http| callOr(http, "onDelete", .{}, {}),
+                    .tcp => |*tcp| callOr(tcp, "onDelete", .{}, {}),
                 },
             }
+            registry.remove(context_id);
         }
 
         // -- Root-only callbacks --------------------------------------------
@@ -211,7 +209,11 @@ fn Dispatcher(comptime Plugin: type) type {
             root.onForeignFunction(function_id, arguments);
         }
 
-        // -- Callout responses: to whichever context made the call ----------
+        // -- Callout responses ----------------------------------------------
+        // Envoy places every callout on the caller's root context
+        // (`contextOrEffectiveContext()->root_context()` in cpp-host's exports),
+        // so answers arrive for the root; a root that serves streams maps the
+        // call id back to its stream and uses `host.setEffectiveContext`.
 
         pub fn proxy_on_http_call_response(context_id: u32, call_id: u32, headers_count: u32, body_size: usize, trailers_count: u32) callconv(.c) void {
             memory.resetCallArena();
@@ -239,15 +241,8 @@ fn Dispatcher(comptime Plugin: type) type {
         }
 
         fn forwardCallout(comptime method: []const u8, context_id: u32, args: anytype) void {
-            const entry = registry.find(context_id) orelse return;
-            switch (entry.kind) {
-                .root => callOr(&roots[entry.slot], method, args, {}),
-                .stream => switch (streams[entry.slot]) {
-                    .pending => {},
-                    .http => |*http| callOr(http, method, args, {}),
-                    .tcp => |*tcp| callOr(tcp, method, args, {}),
-                },
-            }
+            const root = rootOf(context_id) orelse return;
+            callOr(root, method, args, {});
         }
 
         // -- HTTP -----------------------------------------------------------
@@ -352,6 +347,22 @@ fn Dispatcher(comptime Plugin: type) type {
                 .tcp => |*tcp| return tcp,
                 .http => return null,
             }
+        }
+
+        /// A stream that ends before any filter callback reached it (an earlier
+        /// filter replied locally) still gets done and log, as in Envoy; it takes
+        /// the plugin's one stream kind, and stays pending when it has both.
+        fn settle(context_id: u32, stream: *Stream) *Stream {
+            const root_slot = switch (stream.*) {
+                .pending => |slot| slot,
+                else => return stream,
+            };
+            if (Http != NoContext and Tcp == NoContext) {
+                stream.* = .{ .http = Http.init(&roots[root_slot], context_id) };
+            } else if (Tcp != NoContext and Http == NoContext) {
+                stream.* = .{ .tcp = Tcp.init(&roots[root_slot], context_id) };
+            }
+            return stream;
         }
 
         fn streamOf(context_id: u32) ?*Stream {

@@ -15,6 +15,40 @@ pub const Entry = struct {
     slot: u32,
 };
 
+/// Bounded slot indices: never-used slots are handed out in order, released
+/// ones from a stack. The stack is left undefined so it lands in .bss instead
+/// of the module's data section.
+fn SlotPool(comptime capacity: u32) type {
+    return struct {
+        const Pool = @This();
+
+        fresh: u32 = 0,
+        free: [capacity]u32 = undefined,
+        free_len: u32 = 0,
+
+        fn claim(pool: *Pool) ?u32 {
+            if (pool.free_len > 0) {
+                pool.free_len -= 1;
+                return pool.free[pool.free_len];
+            }
+            if (pool.fresh == capacity) return null;
+            pool.fresh += 1;
+            return pool.fresh - 1;
+        }
+
+        fn release(pool: *Pool, slot: u32) void {
+            assert(slot < pool.fresh);
+            assert(pool.free_len < pool.fresh);
+            pool.free[pool.free_len] = slot;
+            pool.free_len += 1;
+        }
+
+        fn inUse(pool: *const Pool) u32 {
+            return pool.fresh - pool.free_len;
+        }
+    };
+}
+
 pub fn Registry(comptime roots_max: u32, comptime streams_max: u32) type {
     comptime assert(roots_max > 0 and streams_max > 0);
     // Load factor at most one half keeps linear probes short.
@@ -24,13 +58,8 @@ pub fn Registry(comptime roots_max: u32, comptime streams_max: u32) type {
         const Self = @This();
 
         buckets: [bucket_count]Entry = [_]Entry{.{ .context_id = 0, .kind = .root, .slot = 0 }} ** bucket_count,
-        roots_used: u32 = 0,
-        /// Slots at or past this index were never used; below it, free ones are on the stack.
-        streams_fresh: u32 = 0,
-        /// Stack of released stream slots; `streams_free_len` entries are valid.
-        /// (Left undefined so it lands in .bss instead of the module's data.)
-        streams_free: [streams_max]u32 = undefined,
-        streams_free_len: u32 = 0,
+        roots: SlotPool(roots_max) = .{},
+        streams: SlotPool(streams_max) = .{},
 
         pub fn find(self: *const Self, context_id: u32) ?Entry {
             if (context_id == 0) return null;
@@ -51,22 +80,11 @@ pub fn Registry(comptime roots_max: u32, comptime streams_max: u32) type {
         pub fn insert(self: *Self, context_id: u32, kind: Kind) InsertError!u32 {
             if (context_id == 0) return error.InvalidContextId;
             if (self.find(context_id) != null) return error.Duplicate;
+            // Envoy makes a new root context in the same VM on every config update
+            // and deletes the old one, so root slots are reused like stream slots.
             const slot = switch (kind) {
-                .root => blk: {
-                    // Root contexts live as long as the plugin; their slots are not reused.
-                    if (self.roots_used == roots_max) return error.Full;
-                    self.roots_used += 1;
-                    break :blk self.roots_used - 1;
-                },
-                .stream => blk: {
-                    if (self.streams_free_len > 0) {
-                        self.streams_free_len -= 1;
-                        break :blk self.streams_free[self.streams_free_len];
-                    }
-                    if (self.streams_fresh == streams_max) return error.Full;
-                    self.streams_fresh += 1;
-                    break :blk self.streams_fresh - 1;
-                },
+                .root => self.roots.claim() orelse return error.Full,
+                .stream => self.streams.claim() orelse return error.Full,
             };
             var bucket = home(context_id);
             var probes: u32 = 0;
@@ -80,7 +98,7 @@ pub fn Registry(comptime roots_max: u32, comptime streams_max: u32) type {
             unreachable; // The load factor bound guarantees a free bucket.
         }
 
-        /// Frees a stream slot; root slots stay claimed.
+        /// Forgets `context_id` and frees its slot for reuse.
         pub fn remove(self: *Self, context_id: u32) void {
             var bucket = home(context_id);
             var probes: u32 = 0;
@@ -91,10 +109,9 @@ pub fn Registry(comptime roots_max: u32, comptime streams_max: u32) type {
                 bucket = (bucket + 1) & (bucket_count - 1);
             } else return;
             const entry = self.buckets[bucket];
-            if (entry.kind == .stream) {
-                assert(self.streams_free_len < streams_max);
-                self.streams_free[self.streams_free_len] = entry.slot;
-                self.streams_free_len += 1;
+            switch (entry.kind) {
+                .root => self.roots.release(entry.slot),
+                .stream => self.streams.release(entry.slot),
             }
             self.shiftBack(bucket);
         }
@@ -119,7 +136,7 @@ pub fn Registry(comptime roots_max: u32, comptime streams_max: u32) type {
         }
 
         pub fn streamsInUse(self: *const Self) u32 {
-            return self.streams_fresh - self.streams_free_len;
+            return self.streams.inUse();
         }
 
         fn home(context_id: u32) u32 {
@@ -142,6 +159,17 @@ test "insert, find, remove and reuse under churn" {
     }
     try std.testing.expectEqual(@as(u32, 5), registry.streamsInUse());
     try std.testing.expectError(error.Duplicate, registry.insert(1999, .stream));
+}
+
+test "root slots are reused after a root is deleted" {
+    const R = Registry(1, 1);
+    var registry: R = .{};
+    var id: u32 = 1;
+    while (id < 100) : (id += 1) {
+        _ = try registry.insert(id, .root);
+        try std.testing.expectError(error.Full, registry.insert(id + 1000, .root));
+        registry.remove(id);
+    }
 }
 
 test "a full table is reported, not grown" {

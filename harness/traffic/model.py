@@ -47,3 +47,6 @@ class HttpExchange:
     notes: list[str] = field(default_factory=list)
     """What the reader had to change or assume to replay this exchange faithfully (a
     content coding it could not re-apply, a body the capture did not record …)."""
+    started_at: float | None = None
+    """When the request was sent, in seconds since the Unix epoch, if the capture says;
+    a replay can move the host's virtual clock along (rates, time of day, ticks)."""

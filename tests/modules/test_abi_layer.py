@@ -21,7 +21,7 @@ PLUGIN_CONFIGURATION = 7
 
 @dataclass
 class BareHost:
-    """Answers proxy_log and proxy_get_buffer_bytes; enough for the pass-through filters."""
+    """Answers proxy_log and proxy_get_buffer_bytes: all the pass-through module imports."""
 
     configuration: bytes = b""
     logs: list[tuple[int, str]] = field(default_factory=list)
@@ -73,26 +73,27 @@ def call(store: wasmtime.Store, instance: wasmtime.Instance, name: str, *args: i
 
 
 @pytest.fixture
-def dlp(built_modules: dict[str, BuiltModule]) -> str:
-    return str(built_modules["meshveil-dlp"].path)
+def plugin(built_modules: dict[str, BuiltModule]) -> str:
+    """The ABI layer alone, in filters/testdata/pass_through.zig."""
+    return str(built_modules["pass-through"].path)
 
 
-def test_configuration_reaches_the_root_context(dlp: str) -> None:
+def test_configuration_reaches_the_root_context(plugin: str) -> None:
     host = BareHost(configuration=b'{"policy": "strict"}')
-    store, instance = host.instantiate(dlp)
+    store, instance = host.instantiate(plugin)
     call(store, instance, "proxy_on_context_create", 1, 0)
     assert call(store, instance, "proxy_on_configure", 1, len(host.configuration)) == 1
-    assert host.logs == [(2, "meshveil-dlp: configured (20 bytes)")]
+    assert host.logs == [(2, "pass-through: configured (20 bytes)")]
 
 
-def test_configure_for_an_unknown_root_fails(dlp: str) -> None:
-    store, instance = BareHost().instantiate(dlp)
+def test_configure_for_an_unknown_root_fails(plugin: str) -> None:
+    store, instance = BareHost().instantiate(plugin)
     assert call(store, instance, "proxy_on_configure", 99, 0) == 0
 
 
-def test_stream_slots_are_reused_across_many_streams(dlp: str) -> None:
+def test_stream_slots_are_reused_across_many_streams(plugin: str) -> None:
     host = BareHost()
-    store, instance = host.instantiate(dlp)
+    store, instance = host.instantiate(plugin)
     call(store, instance, "proxy_on_context_create", 1, 0)
     for context_id in range(2, 5002):
         call(store, instance, "proxy_on_context_create", context_id, 1)
@@ -104,9 +105,9 @@ def test_stream_slots_are_reused_across_many_streams(dlp: str) -> None:
     assert host.logs == []
 
 
-def test_concurrent_streams_past_the_bound_are_reported_not_grown(dlp: str) -> None:
+def test_concurrent_streams_past_the_bound_are_reported_not_grown(plugin: str) -> None:
     host = BareHost()
-    store, instance = host.instantiate(dlp)
+    store, instance = host.instantiate(plugin)
     call(store, instance, "proxy_on_context_create", 1, 0)
     streams_max = 1024
     for context_id in range(2, 2 + streams_max + 1):
@@ -119,8 +120,21 @@ def test_concurrent_streams_past_the_bound_are_reported_not_grown(dlp: str) -> N
     assert len(host.logs) == 1
 
 
-def test_stream_with_unknown_parent_is_reported(dlp: str) -> None:
+def test_stream_with_unknown_parent_is_reported(plugin: str) -> None:
     host = BareHost()
-    store, instance = host.instantiate(dlp)
+    store, instance = host.instantiate(plugin)
     call(store, instance, "proxy_on_context_create", 7, 3)
     assert host.logs == [(4, "meshveil: stream 7 has unknown parent 3")]
+
+
+def test_root_slots_are_reused_across_config_updates(plugin: str) -> None:
+    # Envoy creates a new root context in the same VM on every config update and
+    # deletes the old one; a long-lived VM must not run out of root slots.
+    host = BareHost(configuration=b"{}")
+    store, instance = host.instantiate(plugin)
+    for root_id in range(1, 41):
+        call(store, instance, "proxy_on_context_create", root_id, 0)
+        assert call(store, instance, "proxy_on_configure", root_id, 2) == 1
+        assert call(store, instance, "proxy_on_done", root_id) == 1
+        call(store, instance, "proxy_on_delete", root_id)
+    assert host.logs == [(2, "pass-through: configured (2 bytes)")] * 40

@@ -1,0 +1,1 @@
+"""Alembic migrations; `controlplane.storage.database.migrate` runs them without an alembic.ini."""

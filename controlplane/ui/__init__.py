@@ -1,0 +1,1 @@
+"""The analyst dashboard's static files (served by controlplane/api/routers/ui.py)."""

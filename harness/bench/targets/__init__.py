@@ -1,0 +1,1 @@
+"""One module per `meshveil bench` target; each defines `TARGET` (see `harness.bench.registry`)."""

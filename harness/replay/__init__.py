@@ -1,0 +1,1 @@
+"""Replay: recorded traffic through a chain of plugins, with reports of what each filter did."""
