@@ -228,7 +228,8 @@ def run_compile(arguments: argparse.Namespace) -> int:
     for index, report in enumerate(compiled.scan_automata):
         print(
             f"scan automaton {index}: {report.patterns} patterns, {report.states} states, "
-            f"{report.classes} classes, {report.bytes} bytes"
+            f"{report.classes} classes, {report.bytes} bytes, "
+            + ("dense (stepped on its own)" if report.dense else "sparse (shared skip pass)")
         )
     print(f"history {tables.history_bytes} bytes, lookahead {tables.lookahead_bytes} bytes")
     print(f"tables {len(compiled.encoded)} bytes (bound {options.max_table_bytes})")

@@ -50,6 +50,8 @@ class ScanAutomatonReport:
     states: int
     classes: int
     bytes: int
+    dense: bool = False
+    """Starts on common bytes: the engine steps it on its own (SCAN_DENSE)."""
 
 
 @dataclass(frozen=True)
@@ -156,8 +158,8 @@ def compile_detectors(
     encoded = encode(tables)
     reports = tuple(
         ScanAutomatonReport(len(members), automata[index].state_count, automata[index].class_count,
-                            len(encode_automaton(automata[index])))
-        for (members, _, _), index in zip(groups, scan_indexes, strict=True)
+                            len(encode_automaton(automata[index])), dense)
+        for (members, _, dense), index in zip(groups, scan_indexes, strict=True)
     )  # fmt: skip
     if len(encoded) > options.max_table_bytes:
         heaviest = sorted(detector_bytes.items(), key=lambda item: -item[1])[:3]
@@ -298,7 +300,7 @@ DENSE_SCAN_WEIGHT = 0.05
 # Patterns that start on nearly any byte (a run of letters and digits) keep an automaton to
 # themselves: it steps on most bytes, so it should be small, and nothing else should wait on it.
 DENSEST_SCAN_WEIGHT = 0.5
-_FIRST_PART = 16
+_FIRST_PART = 24
 
 
 def _scan_groups(parsed: list[ParsedPattern], options: CompileOptions) -> list[tuple[list[int], Dfa, bool]]:
