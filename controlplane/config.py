@@ -15,10 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 ENV_PREFIX = "MESHVEIL_"
+CLUSTER_NAME_MAX = 253
 
 
 class ConfigError(ValueError):
@@ -113,6 +115,23 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_level", _log_level, "debug, info, warning or error", "info"),
     Option("telemetry_retention_days", _positive_float, "days telemetry events are kept", 30.0),
     Option("otlp_endpoint", _http_url, "OTLP/HTTP receiver telemetry also goes to, e.g. http://otel:4318"),
+    Option(
+        "node_telemetry",
+        _bool,
+        "give each ECDS node's DLP/UEBA config a telemetry sink with its own credential",
+        True,
+    ),
+    Option(
+        "telemetry_cluster",
+        str,
+        "Envoy cluster that reaches the collector (this service's REST API) from a sidecar",
+        "meshveil-controlplane",
+    ),
+    Option(
+        "telemetry_authority",
+        str,
+        "Host header of the filters' telemetry calls (default: the host of public_url, else the cluster)",
+    ),
 )
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -139,6 +158,9 @@ class ServiceConfig:
     log_level: str
     telemetry_retention_days: float
     otlp_endpoint: str | None
+    node_telemetry: bool
+    telemetry_cluster: str
+    telemetry_authority: str | None
     replica_id: str
 
     def module_base_url(self, rest_port: int | None = None) -> str:
@@ -146,6 +168,14 @@ class ServiceConfig:
             return self.public_url.rstrip("/")
         scheme = "https" if self.tls_cert else "http"
         return f"{scheme}://{self.rest_host}:{rest_port or self.rest_port}"
+
+    def collector_authority(self) -> str | None:
+        """The Host the filters' telemetry calls carry: as configured, else public_url's."""
+        if self.telemetry_authority:
+            return self.telemetry_authority
+        if self.public_url:
+            return urlsplit(self.public_url).netloc or None
+        return None
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -214,6 +244,8 @@ def _finish(values: dict[str, Any], environ: Mapping[str, str]) -> ServiceConfig
             raise ConfigError(f"{name}: no such file: {values[name]}")
     if values["resign_interval"] * 2 > values["config_validity"]:
         raise ConfigError("resign_interval must be at most half of config_validity, so configs never expire")
+    if not 0 < len(values["telemetry_cluster"]) <= CLUSTER_NAME_MAX:
+        raise ConfigError(f"telemetry_cluster: must be 1 to {CLUSTER_NAME_MAX} characters")
     return ServiceConfig(
         data_dir=data_dir,
         database_url=database_url,
@@ -235,5 +267,8 @@ def _finish(values: dict[str, Any], environ: Mapping[str, str]) -> ServiceConfig
         log_level=values["log_level"],
         telemetry_retention_days=values["telemetry_retention_days"],
         otlp_endpoint=values["otlp_endpoint"],
+        node_telemetry=values["node_telemetry"],
+        telemetry_cluster=values["telemetry_cluster"],
+        telemetry_authority=values["telemetry_authority"] or None,
         replica_id=f"{socket.gethostname()}-{os.getpid()}",
     )

@@ -58,13 +58,23 @@ pub fn build(b: *std.Build) void {
     const masking = b.createModule(.{ .root_source_file = b.path("masking/masking.zig"), .target = target, .optimize = optimize });
     masking.addImport("walkers", walkers);
     // The scanning engine: its hot loop is built for speed even in small-size builds.
-    const engine = b.createModule(.{ .root_source_file = b.path("engine/engine.zig"), .target = target, .optimize = engineOptimize(optimize) });
+    // simd128 for its skip search (V8 and wasmtime have it on by default; WAMR needs SIMD built in).
+    const engine_target = b.resolveTargetQuery(.{
+        .cpu_arch = .wasm32,
+        .os_tag = .freestanding,
+        .cpu_features_add = std.Target.wasm.featureSet(&.{ .bulk_memory, .sign_ext, .mutable_globals, .nontrapping_fptoint, .simd128 }),
+    });
+    const engine = b.createModule(.{ .root_source_file = b.path("engine/engine.zig"), .target = engine_target, .optimize = engineOptimize(optimize) });
     masking.addImport("engine", engine);
     // The DLP and mask filters' shared body pipeline (config, routes, slots, events).
     const pipeline = b.createModule(.{ .root_source_file = b.path("pipeline/pipeline.zig"), .target = target, .optimize = optimize });
-    for ([_][]const u8{ "abi", "walkers", "masking", "engine" }, [_]*std.Build.Module{ abi, walkers, masking, engine }) |name, imported| {
+    for ([_][]const u8{ "abi", "trust", "walkers", "masking", "engine" }, [_]*std.Build.Module{ abi, trust, walkers, masking, engine }) |name, imported| {
         pipeline.addImport(name, imported);
     }
+
+    // The telemetry sender the filters share (batches to the control plane's collector).
+    const telemetry = b.createModule(.{ .root_source_file = b.path("telemetry/telemetry.zig"), .target = target, .optimize = optimize });
+    telemetry.addImport("abi", abi);
 
     inline for (filters ++ testdata) |entry| {
         const module = b.createModule(.{
@@ -80,6 +90,7 @@ pub fn build(b: *std.Build) void {
         module.addImport("masking", masking);
         module.addImport("engine", engine);
         module.addImport("pipeline", pipeline);
+        module.addImport("telemetry", telemetry);
         const exe = b.addExecutable(.{ .name = entry[0], .root_module = module });
         exe.entry = .disabled;
         exe.rdynamic = true;
@@ -142,15 +153,19 @@ fn engineFixture(b: *std.Build, target: std.Build.ResolvedTarget) *std.Build.Mod
     return b.createModule(.{ .root_source_file = root, .target = target, .optimize = .Debug });
 }
 
-/// The UEBA filter's logic (all but its host bindings) tested natively, and compiled
-/// for wasm32 as well, like the walkers.
+/// The UEBA filter's logic (all but its host bindings) and the shared telemetry sender
+/// tested natively, and compiled for wasm32 as well, like the walkers.
 fn addUebaTests(b: *std.Build, test_step: *std.Build.Step) void {
     const wasm32 = b.resolveTargetQuery(.{ .cpu_arch = .wasm32, .os_tag = .wasi });
     inline for (.{ true, false }) |native| {
         const target = if (native) b.graph.host else wasm32;
+        const telemetry = b.createModule(.{ .root_source_file = b.path("telemetry/telemetry.zig"), .target = target, .optimize = .Debug });
         const root = b.createModule(.{ .root_source_file = b.path("ueba/tests.zig"), .target = target, .optimize = .Debug });
-        const tests = b.addTest(.{ .root_module = root });
-        if (native) test_step.dependOn(&b.addRunArtifact(tests).step) else test_step.dependOn(&tests.step);
+        root.addImport("telemetry", telemetry);
+        for ([_]*std.Build.Module{ root, telemetry }) |tested| {
+            const tests = b.addTest(.{ .root_module = tested });
+            if (native) test_step.dependOn(&b.addRunArtifact(tests).step) else test_step.dependOn(&tests.step);
+        }
     }
 }
 

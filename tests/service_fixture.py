@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from controlplane.api.runtime import ControlPlane, Extras
+from controlplane.api.threaded import plane_in_thread
 from controlplane.config import load_config
 from controlplane.modules.build import BuiltModule
 from controlplane.trust.keys import FileSigner
@@ -25,7 +24,6 @@ __all__ = ["RunningPlane", "TrustSetup", "make_trust", "running_plane", "signed_
 @dataclass
 class RunningPlane:
     plane: ControlPlane
-    loop: asyncio.AbstractEventLoop
     rest_url: str
     xds_target: str
     admin_token: str
@@ -52,47 +50,20 @@ def running_plane(
     samples_dir: Path | None = None,
     **options: object,
 ) -> Iterator[RunningPlane]:
+    """The plane `meshveil demo` and the benches run (`plane_in_thread`), on free ports."""
     values = {"data_dir": data_dir, "rest_port": 0, "xds_port": 0, "poll_interval": 0.2, **options}
     config = load_config(environ={}, overrides=values)
-    plane = ControlPlane(config, Extras(trust_root=trust_root, samples_dir=samples_dir))
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    failure: list[BaseException] = []
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(plane.start())
-        except BaseException as error:
-            failure.append(error)
-            started.set()
-            return
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, name="control-plane", daemon=True)
-    thread.start()
-    started.wait(60)
-    if failure:
-        raise failure[0]
-    token_file = data_dir / "admin-token"
-    token = token_file.read_text().strip() if token_file.exists() else ""
-    scheme = "https" if config.tls_cert else "http"
-    running = RunningPlane(
-        plane,
-        loop,
-        f"{scheme}://127.0.0.1:{plane.rest_port}",
-        f"127.0.0.1:{plane.xds_port}",
-        token,
-        server_ca,
-    )
-    try:
-        yield running
-    finally:
-        asyncio.run_coroutine_threadsafe(plane.stop(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(30)
-        loop.close()
+    with plane_in_thread(config, Extras(trust_root=trust_root, samples_dir=samples_dir)) as plane:
+        token_file = data_dir / "admin-token"
+        token = token_file.read_text().strip() if token_file.exists() else ""
+        scheme = "https" if config.tls_cert else "http"
+        yield RunningPlane(
+            plane,
+            f"{scheme}://127.0.0.1:{plane.rest_port}",
+            f"127.0.0.1:{plane.xds_port}",
+            token,
+            server_ca,
+        )
 
 
 def signed_module(module: BuiltModule, signer: FileSigner) -> bytes:

@@ -49,4 +49,6 @@ def create_app(context: ServiceContext, *, xds_requires_mtls: bool = False) -> F
         ui.router,
     ):
         app.include_router(router)
+    # Telemetry ingest skips the routing layers (routers/telemetry.py says why).
+    app.add_middleware(telemetry.IngestFastPath)
     return app

@@ -28,3 +28,5 @@ class ServiceContext:
     trust_domain: str | None
     collector: Collector
     """Telemetry ingest from the sidecars (per-node credentials, retention, OTLP export)."""
+    module_base_url: str
+    """Where sidecars fetch modules from this control plane (`/v1/modules/{sha256}/bytes`)."""

@@ -120,7 +120,7 @@ def update_policy(
                 422, "; ".join(str(item) for item in mismatched), kind="invalid-policy", errors=mismatched
             )
         _check_tenant(session, policy)
-        before = policies.get_version(session, row)
+        before = policies.latest_content_hash(session, row)
         try:
             version = policies.add_version(session, row, new, expected_version)
         except StaleVersionError as error:
@@ -139,7 +139,7 @@ def rollback_policy(
         target = policies.get_version(session, row, to_version)
         if target is None:
             raise Problem(404, f"policy version {to_version} not found")
-        before = policies.get_version(session, row)
+        before = policies.latest_content_hash(session, row)
         policy = Policy.model_validate(target.document)
         body = PolicyBody(target.source.encode("utf-8"), target.media_type)
         version = policies.add_version(
@@ -178,9 +178,11 @@ def _audit(
     action: str,
     version: PolicyVersion,
     *,
-    before: PolicyVersion | None,
+    before: str | None,
     detail: dict[str, object] | None = None,
 ) -> None:
+    """`before` is the previous latest version's content hash: a version's content hash is
+    the SHA-256 of its canonical JSON document, which is what the audit log records."""
     audit.record(
         session,
         principal.actor(),
@@ -188,7 +190,7 @@ def _audit(
         "policy",
         version.policy_id,
         tenant=version.tenant,
-        before=canonical_json(before.document) if before else None,
-        after=canonical_json(version.document),
+        before_hash=before,
+        after_hash=version.content_hash,
         detail={"name": version.name, "version": version.version, **(detail or {})},
     )

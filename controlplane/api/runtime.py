@@ -20,15 +20,18 @@ from controlplane.api.app import create_app
 from controlplane.api.context import ServiceContext
 from controlplane.auth.tokens import bootstrap_admin_token
 from controlplane.config import ServiceConfig
+from controlplane.policy.derived_keys import DerivedKeys, load_or_create_secret
 from controlplane.policy.detector_ids import BuiltinCatalog, DetectorCatalog
 from controlplane.storage.audit import Actor
 from controlplane.storage.database import Database, migrate, open_database
 from controlplane.telemetry.service import collector_for
 from controlplane.trust.trust_root import TrustRoot
 from controlplane.xds.acks import AckRecorder
+from controlplane.xds.enrolment import NodeEnroller
 from controlplane.xds.grpc_server import TlsFiles, XdsServerSettings, XdsService, start_xds_server
 from controlplane.xds.hub import ConfigHub
 from controlplane.xds.keyring import KeyRing
+from controlplane.xds.node_sink import NodeSink, NodeSinkSettings
 from controlplane.xds.snapshot import ResourceSettings, SnapshotBuilder
 
 LOG = logging.getLogger(__name__)
@@ -51,6 +54,8 @@ class ControlPlane:
         self.rest_port = 0
         self.xds_port = 0
         self.admin_token_file: Path | None = None
+        self.enroller: NodeEnroller | None = None
+        """Records the telemetry credentials of the nodes ECDS serves (`written()` for tests)."""
         self._grpc: grpc.aio.Server | None = None
         self._rest: uvicorn.Server | None = None
         self._rest_task: asyncio.Task[None] | None = None
@@ -75,9 +80,22 @@ class ControlPlane:
             config_validity=config.config_validity,
             resign_interval=config.resign_interval,
         )
-        hub = ConfigHub(
-            SnapshotBuilder(database, keyring, settings, trust_root), database, config.poll_interval
+        secret = await asyncio.to_thread(load_or_create_secret, config.keys_dir)
+        enroller = NodeEnroller(database)
+        node_sink = None
+        if config.node_telemetry:
+            sink_settings = NodeSinkSettings(config.telemetry_cluster, config.collector_authority(), secret)
+            node_sink = NodeSink(sink_settings, enroller.note)
+        builder = SnapshotBuilder(
+            database,
+            keyring,
+            settings,
+            trust_root,
+            keys=lambda tenant: DerivedKeys(secret, tenant),
+            node_sink=node_sink,
         )
+        hub = ConfigHub(builder, database, config.poll_interval)
+        self.enroller = enroller
         recorder = AckRecorder(database, config.replica_id)
         self.context = ServiceContext(
             database=database,
@@ -90,7 +108,9 @@ class ControlPlane:
             replica_id=config.replica_id,
             trust_domain=config.trust_domain,
             collector=collector_for(config, database),
+            module_base_url=settings.module_base_url,
         )
+        enroller.start()
         await hub.start()
         recorder.start()
         tls = (
@@ -133,6 +153,8 @@ class ControlPlane:
             await self.context.recorder.stop()
             await self.context.hub.stop()
             self.context.collector.close()
+        if self.enroller is not None:
+            await self.enroller.stop()
         if self.database is not None:
             self.database.dispose()
 

@@ -66,6 +66,30 @@ class RollbackIn(BaseModel):
     version: int = Field(ge=1, description="the earlier version whose content becomes the new version")
 
 
+class ModuleSourceIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    url: str = Field(
+        pattern=r"^(oci|https?)://\S+$",
+        max_length=2048,
+        description="oci://REGISTRY/REPOSITORY:TAG (`meshveil package --oci`) or an http(s) URL",
+    )
+    sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="for oci://, the image manifest digest; else the module's"
+    )
+
+
+class WasmPluginsIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    validity_seconds: int = Field(
+        default=7 * 24 * 3600,
+        description="how long the signed configs hold (1 hour to 90 days); render again before then",
+    )
+    modules: dict[str, ModuleSourceIn] = Field(
+        default_factory=dict,
+        description="filter name -> where Istio fetches its module (default: this control plane)",
+    )
+
+
 class NodeStatusOut(BaseModel):
     node_id: str
     resource: str

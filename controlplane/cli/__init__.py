@@ -1,4 +1,8 @@
-"""The `meshveil` command line. Each command lives in its own module with a `register` function."""
+"""The `meshveil` command line. Each command lives in its own module with a `register` function.
+
+Command modules import only what building the parser needs; what a command runs on
+(FastAPI, SQLAlchemy, gRPC, wasmtime, the compiler) is imported inside its handler, so
+`meshveil --help` and `meshveil validate` do not load every other command's stack."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from controlplane.cli import (
     verify_command,
 )
 from controlplane.cli.errors import CliError
+from controlplane.cli.parser import CommandParser
 
 # Each module adds its subcommand(s); order is the order `--help` lists them.
 COMMAND_MODULES = (
@@ -38,7 +43,7 @@ COMMAND_MODULES = (
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="meshveil",
         description="meshveil: in-mesh data protection with proxy-Wasm filters.",
     )

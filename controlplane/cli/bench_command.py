@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from controlplane.cli.errors import EXIT_FINDINGS, CliError
+from controlplane.cli.parser import defer
 from harness.bench.registry import BenchError, BenchTarget, discover_targets
 
 
@@ -21,6 +22,11 @@ def register(subparsers: Any) -> None:
         help="measure speed (exchanges/s, per-callback overhead, …) and print the numbers",
         description="Run one benchmark target and print what it measured, with ratios side by side.",
     )
+    # Discovering the targets imports each of them (and what they measure): only for `bench`.
+    defer(parser, _add_targets)
+
+
+def _add_targets(parser: argparse.ArgumentParser) -> None:
     targets = parser.add_subparsers(dest="bench_target", metavar="TARGET", required=True)
     for target in discover_targets():
         target_parser = targets.add_parser(target.name, help=target.help, description=target.help)

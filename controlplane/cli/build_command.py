@@ -8,12 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from controlplane.cli.errors import CliError
-from controlplane.modules.build import OPTIMIZE_MODES, BuildError, build_modules
-from controlplane.modules.capabilities import ManifestError
-from controlplane.modules.sources import default_filters_dir
-from controlplane.modules.toolchain import ToolchainError
-from controlplane.trust.errors import TrustError
-from controlplane.trust.trust_root import TrustRoot
+from controlplane.cli.parser import defer
 
 DEFAULT_OUT_DIR = Path("build") / "filters"
 
@@ -24,6 +19,13 @@ def register(subparsers: Any) -> None:
         help="compile the filter modules to wasm32",
         description="Compile meshveil's proxy-Wasm modules with the pinned Zig and write them to a folder.",
     )
+    defer(parser, _add_arguments)
+    parser.set_defaults(handler=run)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    from controlplane.modules.build import OPTIMIZE_MODES  # noqa: PLC0415
+
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT_DIR, help=f"output folder (default {DEFAULT_OUT_DIR})"
     )
@@ -43,10 +45,16 @@ def register(subparsers: Any) -> None:
         metavar="keys.pub",
         help="compile this trust root into the filters so they verify signed configs (default: none)",
     )
-    parser.set_defaults(handler=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
+    from controlplane.modules.build import BuildError, build_modules  # noqa: PLC0415
+    from controlplane.modules.capabilities import ManifestError  # noqa: PLC0415
+    from controlplane.modules.sources import default_filters_dir  # noqa: PLC0415
+    from controlplane.modules.toolchain import ToolchainError  # noqa: PLC0415
+    from controlplane.trust.errors import TrustError  # noqa: PLC0415
+    from controlplane.trust.trust_root import TrustRoot  # noqa: PLC0415
+
     filters_dir = arguments.filters or default_filters_dir()
     try:
         trust_root = TrustRoot.load(arguments.trust_root) if arguments.trust_root else None

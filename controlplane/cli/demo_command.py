@@ -123,13 +123,10 @@ def _data_dir(chosen: Path | None) -> Iterator[Path]:
 def _telemetry_line(summary: Any) -> str:
     telemetry = summary.telemetry
     line = (
-        f"telemetry: meshveil-ueba sent {telemetry.anomaly_events_sent} anomaly events with proxy_http_call "
-        f"({telemetry.anomaly_batches_failed} failed attempts, {telemetry.anomaly_events_dropped} dropped)"
+        f"telemetry: meshveil-ueba sent {telemetry.anomaly_events_sent} anomaly events and meshveil-dlp "
+        f"{telemetry.finding_events_sent} finding events with proxy_http_call "
+        f"({telemetry.anomaly_batches_failed + telemetry.finding_batches_failed} failed attempts, "
+        f"{telemetry.anomaly_events_dropped + telemetry.finding_events_dropped} dropped)"
     )
-    if telemetry.finding_events_delivered:
-        line += (
-            f"; {telemetry.finding_events_delivered} finding events taken from meshveil-dlp's queue "
-            "by the demo (the filters' sender for that queue is not built yet)"
-        )
     stored = f"{telemetry.stored_findings} findings and {telemetry.stored_anomalies} anomalies"
     return f"{line}; the collector holds {stored}"

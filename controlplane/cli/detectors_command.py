@@ -6,22 +6,16 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controlplane.cli.errors import CliError
-from controlplane.compiler.cache import compiled_tables
-from controlplane.compiler.compile import CompileError, CompileOptions, compile_detectors
-from controlplane.compiler.scanner import scan
-from controlplane.compiler.tables import SCORE_SCALE, decode
-from controlplane.compiler.wasm_engine import (
-    PluginEngine,
-    WasmEngineError,
-    add_module_arguments,
-    scan_probe_module,
-)
-from controlplane.detectors.loader import DefinitionError, builtin_catalog, load_file, unique_by_id
-from controlplane.detectors.model import Detector
-from controlplane.detectors.presidio_import import PresidioImportError, detectors_to_yaml, import_recognizers
+from controlplane.cli.parser import defer
+
+if TYPE_CHECKING:
+    from controlplane.detectors.model import Detector
+
+# The compiler, the detector loader and wasmtime are imported where they are used, so other
+# commands do not load them.
 
 
 def register(subparsers: Any) -> None:
@@ -30,6 +24,13 @@ def register(subparsers: Any) -> None:
         help="list, inspect, try and compile sensitive-data detectors",
         description="The detector catalog (built-in plus --file definitions) and its compiled tables.",
     )
+    defer(parser, _add_actions)
+
+
+def _add_actions(parser: argparse.ArgumentParser) -> None:
+    from controlplane.compiler.compile import CompileOptions  # noqa: PLC0415
+    from controlplane.compiler.wasm_engine import add_module_arguments  # noqa: PLC0415
+
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     listing = actions.add_parser("list", help="one line per detector")
@@ -80,6 +81,13 @@ def _add_sources(parser: argparse.ArgumentParser) -> None:
 
 
 def load_detectors(arguments: argparse.Namespace) -> list[Detector]:
+    from controlplane.detectors.loader import (  # noqa: PLC0415
+        DefinitionError,
+        builtin_catalog,
+        load_file,
+        unique_by_id,
+    )
+
     try:
         detectors = builtin_catalog()
         for path in arguments.file:
@@ -160,6 +168,11 @@ class _Span:
 
 
 def run_test(arguments: argparse.Namespace) -> int:
+    from controlplane.compiler.cache import compiled_tables  # noqa: PLC0415
+    from controlplane.compiler.compile import CompileError  # noqa: PLC0415
+    from controlplane.compiler.scanner import scan  # noqa: PLC0415
+    from controlplane.compiler.tables import SCORE_SCALE, decode  # noqa: PLC0415
+
     text = sys.stdin.read() if arguments.text == "-" else arguments.text
     detectors = load_detectors(arguments)
     try:
@@ -185,6 +198,8 @@ def run_test(arguments: argparse.Namespace) -> int:
 
 
 def _scan_in_module(arguments: argparse.Namespace, encoded: bytes, data: bytes) -> list[_Span]:
+    from controlplane.compiler.wasm_engine import PluginEngine, WasmEngineError, scan_probe_module  # noqa: PLC0415
+
     try:
         module = scan_probe_module(arguments.modules, rebuild=arguments.rebuild)
         with PluginEngine(module, encoded) as engine:
@@ -194,6 +209,13 @@ def _scan_in_module(arguments: argparse.Namespace, encoded: bytes, data: bytes) 
 
 
 def run_import(arguments: argparse.Namespace) -> int:
+    from controlplane.detectors.loader import builtin_catalog  # noqa: PLC0415
+    from controlplane.detectors.presidio_import import (  # noqa: PLC0415
+        PresidioImportError,
+        detectors_to_yaml,
+        import_recognizers,
+    )
+
     try:
         text = arguments.recognizers.read_text(encoding="utf-8")
     except OSError as error:
@@ -215,6 +237,8 @@ def run_import(arguments: argparse.Namespace) -> int:
 
 
 def run_compile(arguments: argparse.Namespace) -> int:
+    from controlplane.compiler.compile import CompileError, CompileOptions, compile_detectors  # noqa: PLC0415
+
     detectors = load_detectors(arguments)
     options = CompileOptions(max_table_bytes=arguments.max_bytes, state_budget=arguments.state_budget)
     try:
@@ -229,7 +253,7 @@ def run_compile(arguments: argparse.Namespace) -> int:
         print(
             f"scan automaton {index}: {report.patterns} patterns, {report.states} states, "
             f"{report.classes} classes, {report.bytes} bytes, "
-            + ("dense (stepped on its own)" if report.dense else "sparse (shared skip pass)")
+            + ("dense (stepped in the fused pass)" if report.dense else "sparse (shared skip pass)")
         )
     print(f"history {tables.history_bytes} bytes, lookahead {tables.lookahead_bytes} bytes")
     print(f"tables {len(compiled.encoded)} bytes (bound {options.max_table_bytes})")

@@ -9,20 +9,17 @@ from __future__ import annotations
 import argparse
 import stat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controlplane.cli.errors import CliError
-from controlplane.trust.durations import now_or
-from controlplane.trust.errors import TrustError
-from controlplane.trust.keys import (
-    PRIVATE_SUFFIX,
-    PUBLIC_SUFFIX,
-    generate_key_files,
-    load_public_key,
-    load_signer,
-)
-from controlplane.trust.trust_root import DEFAULT_TRUST_ROOT_NAME, TrustRoot
-from controlplane.trust.trust_state import TrustState, next_state, sign_statement
+from controlplane.cli.parser import defer
+
+if TYPE_CHECKING:
+    from controlplane.trust.trust_root import TrustRoot
+    from controlplane.trust.trust_state import TrustState
+
+# The trust library (cryptography) is imported where it is used, so other commands do not
+# load it.
 
 
 def register(subparsers: Any) -> None:
@@ -31,6 +28,12 @@ def register(subparsers: Any) -> None:
         help="manage signing keys and trust roots (generate, list, root, rotate, revoke)",
         description="Manage Ed25519 signing keys and the trust root the filters are built with.",
     )
+    defer(parser, _add_actions)
+
+
+def _add_actions(parser: argparse.ArgumentParser) -> None:
+    from controlplane.trust.trust_root import DEFAULT_TRUST_ROOT_NAME  # noqa: PLC0415
+
     actions = parser.add_subparsers(dest="keys_action", metavar="ACTION", required=True)
 
     generate = actions.add_parser(
@@ -65,6 +68,8 @@ def register(subparsers: Any) -> None:
 
 
 def _statement_arguments(parser: argparse.ArgumentParser) -> None:
+    from controlplane.trust.trust_root import DEFAULT_TRUST_ROOT_NAME  # noqa: PLC0415
+
     parser.add_argument(
         "--root", type=Path, default=Path(DEFAULT_TRUST_ROOT_NAME), help="trust root file to update"
     )
@@ -83,6 +88,9 @@ def _statement_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _generate(arguments: argparse.Namespace) -> int:
+    from controlplane.trust.errors import TrustError  # noqa: PLC0415
+    from controlplane.trust.keys import generate_key_files  # noqa: PLC0415
+
     try:
         generated = generate_key_files(arguments.out, arguments.name)
     except TrustError as error:
@@ -94,6 +102,9 @@ def _generate(arguments: argparse.Namespace) -> int:
 
 
 def _list(arguments: argparse.Namespace) -> int:
+    from controlplane.trust.errors import TrustError  # noqa: PLC0415
+    from controlplane.trust.trust_root import TrustRoot  # noqa: PLC0415
+
     path: Path = arguments.path
     try:
         if path.is_dir():
@@ -106,6 +117,9 @@ def _list(arguments: argparse.Namespace) -> int:
 
 
 def _list_folder(folder: Path) -> None:
+    from controlplane.trust.keys import PRIVATE_SUFFIX, PUBLIC_SUFFIX, load_public_key  # noqa: PLC0415
+    from controlplane.trust.trust_root import DEFAULT_TRUST_ROOT_NAME, TrustRoot  # noqa: PLC0415
+
     public_files = sorted(folder.glob(f"*{PUBLIC_SUFFIX}"))
     if not public_files:
         print(f"no keys in {folder}")
@@ -134,6 +148,11 @@ def _list_root(root: TrustRoot) -> None:
 
 
 def _root(arguments: argparse.Namespace) -> int:
+    from controlplane.trust.errors import TrustError  # noqa: PLC0415
+    from controlplane.trust.keys import load_public_key  # noqa: PLC0415
+    from controlplane.trust.trust_root import TrustRoot  # noqa: PLC0415
+    from controlplane.trust.trust_state import TrustState  # noqa: PLC0415
+
     if arguments.out.exists():
         raise CliError(f"{arguments.out} already exists; use `meshveil keys rotate` to change it")
     try:
@@ -147,6 +166,9 @@ def _root(arguments: argparse.Namespace) -> int:
 
 
 def _rotate(arguments: argparse.Namespace) -> int:
+    from controlplane.trust.keys import load_public_key  # noqa: PLC0415
+    from controlplane.trust.trust_state import next_state  # noqa: PLC0415
+
     def change(current: TrustState) -> TrustState:
         removed = {_resolve(current, item) for item in arguments.remove}
         kept = [key for key in current.keys if key.key_id not in removed]
@@ -157,6 +179,8 @@ def _rotate(arguments: argparse.Namespace) -> int:
 
 
 def _revoke(arguments: argparse.Namespace) -> int:
+    from controlplane.trust.trust_state import next_state  # noqa: PLC0415
+
     def change(current: TrustState) -> TrustState:
         revoked = [_resolve(current, item) for item in arguments.keys]
         return next_state(current, threshold=arguments.threshold, revoke=revoked)
@@ -165,6 +189,12 @@ def _revoke(arguments: argparse.Namespace) -> int:
 
 
 def _append_statement(arguments: argparse.Namespace, change: Any) -> int:
+    from controlplane.trust.durations import now_or  # noqa: PLC0415
+    from controlplane.trust.errors import TrustError  # noqa: PLC0415
+    from controlplane.trust.keys import load_signer  # noqa: PLC0415
+    from controlplane.trust.trust_root import TrustRoot  # noqa: PLC0415
+    from controlplane.trust.trust_state import sign_statement  # noqa: PLC0415
+
     try:
         root = TrustRoot.load(arguments.root)
         current = root.current
@@ -186,6 +216,8 @@ def _append_statement(arguments: argparse.Namespace, change: Any) -> int:
 
 
 def _resolve(state: TrustState, name_or_id: str) -> str:
+    from controlplane.trust.errors import TrustError  # noqa: PLC0415
+
     for key in state.keys:
         if name_or_id in (key.name, key.key_id):
             return key.key_id

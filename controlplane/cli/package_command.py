@@ -7,9 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from controlplane.cli.errors import CliError
-from controlplane.packaging.oci_image import PackagingError, Variant, build_image
-from controlplane.packaging.oci_layout import write_layout
-from controlplane.packaging.wasmplugin import image_tag, render_wasmplugin
+from controlplane.cli.parser import defer
 
 WASMPLUGIN_FILE = "wasmplugin.yaml"
 
@@ -24,6 +22,13 @@ def register(subparsers: Any) -> None:
             "always gives the same manifest digest. Push the folder with any OCI tool."
         ),
     )
+    defer(parser, _add_arguments)
+    parser.set_defaults(handler=run)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    from controlplane.packaging.oci_image import Variant  # noqa: PLC0415
+
     parser.add_argument(
         "--oci", type=Path, required=True, metavar="MODULE.wasm", help="the (signed) module to package"
     )
@@ -50,10 +55,13 @@ def register(subparsers: Any) -> None:
         help=f"also write DIR/{WASMPLUGIN_FILE}: the WasmPlugin named NAME from TEMPLATE with url "
         "oci://IMAGE and the manifest sha256 (needs --image)",
     )
-    parser.set_defaults(handler=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
+    from controlplane.packaging.oci_image import PackagingError, Variant, build_image  # noqa: PLC0415
+    from controlplane.packaging.oci_layout import write_layout  # noqa: PLC0415
+    from controlplane.packaging.wasmplugin import image_tag, render_wasmplugin  # noqa: PLC0415
+
     module_path: Path = arguments.oci
     name: str = arguments.name or module_path.name.removesuffix(".wasm")
     if arguments.wasmplugin is not None and arguments.image is None:

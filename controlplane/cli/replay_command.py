@@ -7,20 +7,21 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controlplane.cli.build_command import DEFAULT_OUT_DIR
 from controlplane.cli.errors import EXIT_FINDINGS, CliError
-from harness.host.config import PluginConfig
-from harness.replay.human_report import ReportOptions, exchange_lines, summary_lines
-from harness.replay.json_report import replay_document
-from harness.replay.plugin_specs import PluginSpecError, parse_plugin_specs
-from harness.replay.policy_chain import PolicyChainError, chain_from_policy, describe
-from harness.replay.progress import ProgressBar
-from harness.replay.results import ExchangeResult
-from harness.replay.runner import ReplayError, ReplayOptions, replay
-from harness.traffic import FORMATS, TrafficError, read_traffic
-from harness.traffic.protobuf_schema import MessageSchemas, SchemaError
+from controlplane.cli.parser import defer
+
+if TYPE_CHECKING:
+    from harness.host.config import PluginConfig
+    from harness.replay.human_report import ReportOptions
+    from harness.replay.progress import ProgressBar
+    from harness.replay.results import ExchangeResult
+    from harness.traffic.protobuf_schema import MessageSchemas
+
+# The harness (wasmtime, traffic readers) is imported where it is used, so other commands
+# do not load it.
 
 MAX_WORKERS = 256
 DEFAULT_MODULES_DIR = DEFAULT_OUT_DIR
@@ -39,6 +40,13 @@ def register(subparsers: Any) -> None:
             "Exit status 1 when an exchange could not be replayed or a filter failed."
         ),
     )
+    defer(parser, _add_arguments)
+    parser.set_defaults(handler=run)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    from harness.traffic import FORMATS  # noqa: PLC0415
+
     parser.add_argument("traffic", type=Path, metavar="TRAFFIC", help="a .har, .jsonl or .grpc.jsonl file")
     parser.add_argument(
         "--plugin",
@@ -93,10 +101,15 @@ def register(subparsers: Any) -> None:
     output.add_argument("--json", action="store_true", help="print one machine-readable JSON document")
     output.add_argument("--quiet", "-q", action="store_true", help="print the summary only")
     parser.add_argument("--only-changed", action="store_true", help="leave out exchanges no filter changed")
-    parser.set_defaults(handler=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
+    from harness.replay.human_report import ReportOptions, summary_lines  # noqa: PLC0415
+    from harness.replay.json_report import replay_document  # noqa: PLC0415
+    from harness.replay.progress import ProgressBar  # noqa: PLC0415
+    from harness.replay.runner import ReplayError, ReplayOptions, replay  # noqa: PLC0415
+    from harness.traffic import TrafficError, read_traffic  # noqa: PLC0415
+
     _check_numbers(arguments)
     chain = _chain(arguments)
     schemas = _schemas(arguments.descriptor_set)
@@ -144,6 +157,8 @@ class _ExchangePrinter:
         self.done = 0
 
     def __call__(self, result: ExchangeResult) -> None:
+        from harness.replay.human_report import exchange_lines  # noqa: PLC0415 - loaded by `run`
+
         self.done += 1
         if self.streamed:
             lines = exchange_lines(result, self.options)
@@ -161,6 +176,9 @@ def _check_numbers(arguments: argparse.Namespace) -> None:
 
 
 def _chain(arguments: argparse.Namespace) -> list[PluginConfig]:
+    from harness.replay.plugin_specs import PluginSpecError, parse_plugin_specs  # noqa: PLC0415
+    from harness.replay.policy_chain import PolicyChainError, chain_from_policy, describe  # noqa: PLC0415
+
     if arguments.policy is not None:
         if arguments.plugin:
             raise CliError("give either --policy or --plugin, not both")
@@ -181,6 +199,8 @@ def _chain(arguments: argparse.Namespace) -> list[PluginConfig]:
 def _schemas(path: Path | None) -> MessageSchemas | None:
     if path is None:
         return None
+    from harness.traffic.protobuf_schema import MessageSchemas, SchemaError  # noqa: PLC0415
+
     try:
         return MessageSchemas.from_file(path)
     except SchemaError as error:

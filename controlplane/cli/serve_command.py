@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 from pathlib import Path
 from typing import Any
 
 from controlplane.cli.errors import CliError
-from controlplane.config import OPTIONS, ConfigError, load_config
-from controlplane.storage.database import DatabaseError
-from controlplane.trust.errors import TrustError
+from controlplane.cli.parser import defer
 
 
 def register(subparsers: Any) -> None:
@@ -25,6 +21,13 @@ def register(subparsers: Any) -> None:
             "environment, which wins over the file."
         ),
     )
+    defer(parser, _add_arguments)
+    parser.set_defaults(handler=run)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    from controlplane.config import OPTIONS  # noqa: PLC0415 - loads YAML; only `serve` needs it
+
     parser.add_argument(
         "--config", type=Path, default=None, help="YAML file of options (names as below, with '_')"
     )
@@ -46,12 +49,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--samples-dir", type=Path, default=None, help="folder of recorded traffic dry runs can name"
     )
-    parser.set_defaults(handler=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
-    # Imported here so `meshveil --help` does not load the web and gRPC stacks.
+    # Imported here so other commands do not load the web, database and gRPC stacks.
+    import asyncio  # noqa: PLC0415
+    import logging  # noqa: PLC0415
+
     from controlplane.api.runtime import ControlPlane, Extras  # noqa: PLC0415
+    from controlplane.config import OPTIONS, ConfigError, load_config  # noqa: PLC0415
+    from controlplane.storage.database import DatabaseError  # noqa: PLC0415
+    from controlplane.trust.errors import TrustError  # noqa: PLC0415
 
     overrides = {}
     for option in OPTIONS:

@@ -5,26 +5,17 @@ from __future__ import annotations
 import argparse
 import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controlplane.cli.errors import CliError
-from controlplane.modules.wasm_binary import WasmFormatError, parse
-from controlplane.trust.build_info import read_build_info
-from controlplane.trust.claims import ModuleClaims, module_hash, read_claims
-from controlplane.trust.config_statement import (
-    Bundle,
-    ConfigStatement,
-    ModuleIdentity,
-    Targets,
-    Workload,
-    sign_config,
-)
-from controlplane.trust.durations import now_or, parse_duration
-from controlplane.trust.errors import TrustError
-from controlplane.trust.keys import load_signer
-from controlplane.trust.module_signature import split_signature
-from controlplane.trust.module_signing import ClaimRequest, sign_with_claims
-from controlplane.trust.trust_root import DEFAULT_TRUST_ROOT_NAME, TrustRoot
+from controlplane.cli.parser import defer
+
+if TYPE_CHECKING:
+    from controlplane.trust.claims import ModuleClaims
+    from controlplane.trust.config_statement import Workload
+
+# The trust library (cryptography) is imported where it is used, so other commands do not
+# load it.
 
 
 def register(subparsers: Any) -> None:
@@ -83,6 +74,13 @@ def _register_sign_config(subparsers: Any) -> None:
             "signed by enough keys of the trust root; writes the bytes to hand the plugin as configuration."
         ),
     )
+    defer(parser, _add_sign_config_arguments)
+    parser.set_defaults(handler=_sign_config)
+
+
+def _add_sign_config_arguments(parser: argparse.ArgumentParser) -> None:
+    from controlplane.trust.trust_root import DEFAULT_TRUST_ROOT_NAME  # noqa: PLC0415
+
     parser.add_argument("config", type=Path, metavar="CONFIG", help="the filter's own config (any bytes)")
     parser.add_argument(
         "--module", type=Path, required=True, metavar="FILE.wasm", help="the module it is for"
@@ -108,10 +106,14 @@ def _register_sign_config(subparsers: Any) -> None:
         "--now", type=int, default=None, metavar="SECONDS", help="issue time (default: the clock)"
     )
     parser.add_argument("--out", type=Path, required=True, help="file to write the signed bundle to")
-    parser.set_defaults(handler=_sign_config)
 
 
 def _sign(arguments: argparse.Namespace) -> int:
+    from controlplane.trust.durations import now_or, parse_duration  # noqa: PLC0415
+    from controlplane.trust.errors import TrustError  # noqa: PLC0415
+    from controlplane.trust.keys import load_signer  # noqa: PLC0415
+    from controlplane.trust.module_signing import ClaimRequest, sign_with_claims  # noqa: PLC0415
+
     source: Path = arguments.module
     try:
         data = source.read_bytes()
@@ -151,6 +153,11 @@ def _sign(arguments: argparse.Namespace) -> int:
 
 
 def _has_claims(data: bytes) -> bool:
+    from controlplane.modules.wasm_binary import WasmFormatError, parse  # noqa: PLC0415
+    from controlplane.trust.claims import read_claims  # noqa: PLC0415
+    from controlplane.trust.errors import TrustError  # noqa: PLC0415
+    from controlplane.trust.module_signature import split_signature  # noqa: PLC0415
+
     try:
         return read_claims(parse(split_signature(data).unsigned)) is not None
     except WasmFormatError as error:
@@ -166,6 +173,22 @@ def _print_claims(claims: ModuleClaims) -> None:
 
 
 def _sign_config(arguments: argparse.Namespace) -> int:
+    from controlplane.modules.wasm_binary import WasmFormatError, parse  # noqa: PLC0415
+    from controlplane.trust.build_info import read_build_info  # noqa: PLC0415
+    from controlplane.trust.claims import module_hash  # noqa: PLC0415
+    from controlplane.trust.config_statement import (  # noqa: PLC0415
+        Bundle,
+        ConfigStatement,
+        ModuleIdentity,
+        Targets,
+        sign_config,
+    )
+    from controlplane.trust.durations import now_or, parse_duration  # noqa: PLC0415
+    from controlplane.trust.errors import TrustError  # noqa: PLC0415
+    from controlplane.trust.keys import load_signer  # noqa: PLC0415
+    from controlplane.trust.module_signature import split_signature  # noqa: PLC0415
+    from controlplane.trust.trust_root import TrustRoot  # noqa: PLC0415
+
     try:
         module_bytes = arguments.module.read_bytes()
         inner = arguments.config.read_bytes()
@@ -201,6 +224,9 @@ def _sign_config(arguments: argparse.Namespace) -> int:
 
 
 def _workload(text: str) -> Workload:
+    from controlplane.trust.config_statement import Workload  # noqa: PLC0415
+    from controlplane.trust.errors import TrustError  # noqa: PLC0415
+
     namespace, separator, name = text.partition("/")
     if not separator or not namespace or not name:
         raise TrustError(f"workload {text!r} must be NAMESPACE/NAME (NAME may be *)")

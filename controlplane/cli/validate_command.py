@@ -5,21 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controlplane.cli.errors import EXIT_FINDINGS, CliError
-from controlplane.modules.capabilities import CapabilityManifest, ManifestError
-from controlplane.modules.validate import (
-    DEFAULT_MAX_MEMORY_BYTES,
-    ModuleReport,
-    ValidationOptions,
-    validate_file,
-)
-from controlplane.trust.admission import AdmissionRequest
-from controlplane.trust.durations import now_or
-from controlplane.trust.errors import TrustError
-from controlplane.trust.policy import TrustPolicy
-from controlplane.trust.trust_root import TrustRoot
+from controlplane.cli.parser import defer
+
+if TYPE_CHECKING:
+    from controlplane.modules.validate import ModuleReport
+    from controlplane.trust.admission import AdmissionRequest
 
 
 def register(subparsers: Any) -> None:
@@ -28,6 +21,13 @@ def register(subparsers: Any) -> None:
         help="check that modules are sound proxy-Wasm 0.2.1 modules within their capabilities",
         description="Check each module's format, ABI, imports, declared capabilities and memory limits.",
     )
+    defer(parser, _add_arguments)
+    parser.set_defaults(handler=run)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    from controlplane.modules.validate import DEFAULT_MAX_MEMORY_BYTES  # noqa: PLC0415
+
     parser.add_argument("modules", nargs="+", type=Path, metavar="FILE.wasm")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report")
     parser.add_argument(
@@ -53,10 +53,12 @@ def register(subparsers: Any) -> None:
     trust.add_argument(
         "--now", type=int, default=None, metavar="SECONDS", help="check time (default: the clock)"
     )
-    parser.set_defaults(handler=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
+    from controlplane.modules.capabilities import CapabilityManifest, ManifestError  # noqa: PLC0415
+    from controlplane.modules.validate import ValidationOptions, validate_file  # noqa: PLC0415
+
     manifest = None
     if arguments.capabilities is not None:
         try:
@@ -79,6 +81,12 @@ def run(arguments: argparse.Namespace) -> int:
 
 
 def _trust_request(arguments: argparse.Namespace) -> AdmissionRequest | None:
+    from controlplane.trust.admission import AdmissionRequest  # noqa: PLC0415
+    from controlplane.trust.durations import now_or  # noqa: PLC0415
+    from controlplane.trust.errors import TrustError  # noqa: PLC0415
+    from controlplane.trust.policy import TrustPolicy  # noqa: PLC0415
+    from controlplane.trust.trust_root import TrustRoot  # noqa: PLC0415
+
     if arguments.trust_root is None:
         if arguments.policy or arguments.environment or arguments.signature:
             raise CliError("--policy, --environment and --signature need --trust-root")

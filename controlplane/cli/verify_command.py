@@ -11,19 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controlplane.cli.errors import EXIT_FINDINGS, CliError
-from controlplane.modules.wasm_binary import WasmFormatError, parse
-from controlplane.trust.admission import AdmissionRequest, admit_module
-from controlplane.trust.build_info import read_build_info
-from controlplane.trust.capability_restriction import capability_restriction_config
-from controlplane.trust.config_verification import FilterFacts, verify_bundle
-from controlplane.trust.durations import now_or
-from controlplane.trust.errors import RefusedError, TrustError
-from controlplane.trust.module_signature import split_signature
-from controlplane.trust.policy import TrustPolicy
-from controlplane.trust.trust_root import DEFAULT_TRUST_ROOT_NAME, TrustRoot
+from controlplane.cli.parser import defer
+
+if TYPE_CHECKING:
+    from controlplane.trust.errors import RefusedError
+    from controlplane.trust.trust_root import TrustRoot
+
+# The trust library (cryptography) is imported where it is used, so other commands do not
+# load it.
 
 
 def register(subparsers: Any) -> None:
@@ -32,6 +30,13 @@ def register(subparsers: Any) -> None:
         help="check a module's signature and claims, or a signed config, against a trust root",
         description="Check what a host would admit: a signed module and its claims, or a signed config.",
     )
+    defer(parser, _add_arguments)
+    parser.set_defaults(handler=run)
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    from controlplane.trust.trust_root import DEFAULT_TRUST_ROOT_NAME  # noqa: PLC0415
+
     parser.add_argument("module", type=Path, metavar="FILE.wasm")
     parser.add_argument("--trust-root", type=Path, default=Path(DEFAULT_TRUST_ROOT_NAME), metavar="keys.pub")
     parser.add_argument("--signature", type=Path, default=None, metavar="FILE.sig", help="detached signature")
@@ -48,10 +53,12 @@ def register(subparsers: Any) -> None:
     config.add_argument("--namespace", default="", help="the workload's namespace")
     config.add_argument("--workload", default="", help="the workload's name")
     config.add_argument("--running-version", type=int, default=None, help="version the filter runs now")
-    parser.set_defaults(handler=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
+    from controlplane.trust.errors import TrustError  # noqa: PLC0415
+    from controlplane.trust.trust_root import TrustRoot  # noqa: PLC0415
+
     try:
         root = TrustRoot.load(arguments.trust_root)
         data = arguments.module.read_bytes()
@@ -65,6 +72,12 @@ def run(arguments: argparse.Namespace) -> int:
 
 
 def _verify_module(arguments: argparse.Namespace, root: TrustRoot, data: bytes) -> int:
+    from controlplane.trust.admission import AdmissionRequest, admit_module  # noqa: PLC0415
+    from controlplane.trust.capability_restriction import capability_restriction_config  # noqa: PLC0415
+    from controlplane.trust.durations import now_or  # noqa: PLC0415
+    from controlplane.trust.errors import RefusedError  # noqa: PLC0415
+    from controlplane.trust.policy import TrustPolicy  # noqa: PLC0415
+
     if (arguments.policy is None) != (arguments.environment is None):
         raise CliError("--policy and --environment go together")
     policy = (
@@ -101,6 +114,13 @@ def _verify_module(arguments: argparse.Namespace, root: TrustRoot, data: bytes) 
 
 
 def _verify_config(arguments: argparse.Namespace, root: TrustRoot, data: bytes) -> int:
+    from controlplane.modules.wasm_binary import WasmFormatError, parse  # noqa: PLC0415
+    from controlplane.trust.build_info import read_build_info  # noqa: PLC0415
+    from controlplane.trust.config_verification import FilterFacts, verify_bundle  # noqa: PLC0415
+    from controlplane.trust.durations import now_or  # noqa: PLC0415
+    from controlplane.trust.errors import RefusedError  # noqa: PLC0415
+    from controlplane.trust.module_signature import split_signature  # noqa: PLC0415
+
     try:
         build = read_build_info(parse(split_signature(data).unsigned))
     except WasmFormatError as error:

@@ -114,11 +114,17 @@ def compile_detectors(
     automata: list[Dfa] = []
     detector_bytes = {detector.id: 0 for detector in detectors}
 
+    known: dict[Dfa, int] = {}
+
     def add(dfa: Dfa, owner: str | None) -> int:
-        automata.append(dfa)
+        # Identical automata (the same regex in two detectors, a forward automaton equal to
+        # its reverse) are stored once; pattern records may share an automaton.
         if owner is not None:
             detector_bytes[owner] += len(encode_automaton(dfa))
-        return len(automata) - 1
+        if dfa not in known:
+            known[dfa] = len(automata)
+            automata.append(dfa)
+        return known[dfa]
 
     groups = _scan_groups(parsed, options)
     scan_indexes = [add(_remap(dfa, members), None) for members, dfa, _ in groups]
@@ -301,6 +307,10 @@ DENSE_SCAN_WEIGHT = 0.05
 # themselves: it steps on most bytes, so it should be small, and nothing else should wait on it.
 DENSEST_SCAN_WEIGHT = 0.5
 _FIRST_PART = 24
+# Largest merged scan automaton (entries): two-byte entries make it 32 KiB. The catalog's
+# digit patterns merged without it reach 30,000 entries and more, and push the full
+# catalog's tables past the 512 KiB a signed filter configuration may carry.
+MERGED_SCAN_ENTRIES_MAX = 1 << 14
 
 
 def _scan_groups(parsed: list[ParsedPattern], options: CompileOptions) -> list[tuple[list[int], Dfa, bool]]:
@@ -379,6 +389,11 @@ def _merge_small_groups(
             try:
                 dfa = _scan_dfa(nodes, members, options)
             except (DfaTooLargeError, NfaTooLargeError):
+                continue
+            # A merge saves a pass over the text, but the product of two automata can
+            # hold several times the entries of both: past a bound it costs more table
+            # (and cache) than the pass it saves.
+            if dfa.state_count * dfa.class_count > MERGED_SCAN_ENTRIES_MAX:
                 continue
             merged = [group for position, group in enumerate(merged) if position not in (index, other)]
             merged.append((members, dfa))

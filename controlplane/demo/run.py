@@ -24,8 +24,9 @@ from controlplane.demo.sidecars import DEMO_DIR, SIDECARS, Sidecar, SidecarPlan,
 from controlplane.demo.summary import DemoSummary, summarize
 from controlplane.modules.build import build_modules
 from controlplane.modules.sources import default_filters_dir
+from controlplane.policy.compile import FilterName
 from harness.host import PluginLoadError
-from harness.replay.policy_chain import PolicyChain, chain_from_policy
+from harness.replay.policy_chain import read_policy
 from harness.traffic import read_traffic
 from harness.traffic.model import HttpExchange
 
@@ -86,12 +87,8 @@ def demo(options: DemoOptions, say: Say) -> Iterator[DemoRun]:
         token_file = _write_secret(options.data_dir / ANALYST_TOKEN_FILE, analyst_token)
         exchanges = _shifted_to_now(options.traffic)
         start_ms = round((exchanges[0].started_at or time.time()) * 1000) - 1000
-        plan = SidecarPlan(
-            chain_from_policy(options.policy, modules_dir),
-            modules_dir / "meshveil-ueba.wasm",
-            base_url,
-            start_ms,
-        )
+        read_policy(options.policy)  # a bad policy is one line naming the field, before anything runs
+        plan = SidecarPlan(options.policy, modules_dir, base_url, start_ms)
         sidecars, chain = _sidecars(plan, node_tokens, say)
         try:
             say(f"replaying {len(exchanges)} exchanges from {options.traffic.name} through {chain} ...")
@@ -151,22 +148,17 @@ def _shifted_to_now(traffic: Path) -> list[HttpExchange]:
 
 
 def _sidecars(plan: SidecarPlan, node_tokens: dict[str, str], say: Say) -> tuple[list[Sidecar], str]:
-    """The sidecars with the policy's filters; with meshveil-ueba alone (saying so) when
-    those do not load."""
-    policy_chain = plan.policy_chain
+    """The sidecars with the policy's filters; with the policy's meshveil-ueba alone (saying
+    so) when the others do not load."""
     try:
         sidecars = start_sidecars(plan, node_tokens)
-        names = ["meshveil-ueba", *(config.name for config in policy_chain.plugins)]
-        policy = f"{policy_chain.policy.tenant}/{policy_chain.policy.name}"
-        compiled = ", ".join(config.name for config in policy_chain.plugins)
-        return sidecars, (
-            f"{' -> '.join(names)} ({compiled} configured by policy {policy}; meshveil-ueba by ueba.yaml, "
-            "as policies do not compile its settings yet)"
-        )
     except PluginLoadError as error:
         say(f"the policy's filters did not load ({error}); going on with meshveil-ueba alone")
-        alone = dataclasses.replace(plan, policy_chain=PolicyChain([], policy_chain.policy, (), ()))
-        return start_sidecars(alone, node_tokens), "meshveil-ueba alone (settings from ueba.yaml)"
+        alone = dataclasses.replace(plan, only=(FilterName.UEBA.value,))
+        return start_sidecars(alone, node_tokens), "meshveil-ueba alone (configured by the policy)"
+    names = [plugin.name for plugin in sidecars[0].chain.plugins]
+    policy = read_policy(plan.policy)
+    return sidecars, f"{' -> '.join(names)} (configured by policy {policy.tenant}/{policy.name})"
 
 
 def _replay(sidecars: list[Sidecar], exchanges: list[HttpExchange]) -> None:
@@ -183,6 +175,3 @@ def _replay(sidecars: list[Sidecar], exchanges: list[HttpExchange]) -> None:
         sidecar.run(exchange)
     for each in sidecars:
         each.advance_to(last_ms + FLUSH_MS)
-        if each.drain is not None:
-            each.drain.take()
-            each.drain.flush()

@@ -1,31 +1,25 @@
 """The demo's sidecars: one harness host (one Envoy) per service, each running the three
-filters in Envoy's chain order with the sample policy's configs, its own node id and
-telemetry credential, and its telemetry cluster answered by the real control plane."""
+filters in Envoy's chain order with the configs the sample policy compiles to for that
+node (its own telemetry credential inside), and its telemetry cluster answered by the
+real control plane."""
 
 from __future__ import annotations
 
-import json
-import secrets
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from controlplane.demo.collector_bridge import CollectorBridge
-from controlplane.demo.findings_drain import FindingsDrain
-from controlplane.demo.rest_client import RestClient
-from controlplane.policy.compile import FilterName
-from harness.host import FilterChain, Host, HostConfig, PluginConfig, VirtualClock
+from controlplane.policy.mask_keys import EphemeralKeys, KeySource
+from controlplane.policy.telemetry_sink import TelemetrySink
+from harness.host import FilterChain, Host, HostConfig, VirtualClock
 from harness.host.outcome import ExchangeOutcome
-from harness.replay.policy_chain import PolicyChain
+from harness.replay.policy_chain import PolicyChain, chain_from_policy
 from harness.traffic.model import HttpExchange
 
 DEMO_DIR = Path(__file__).resolve().parent
-UEBA_SETTINGS = DEMO_DIR / "ueba.yaml"
 TELEMETRY_CLUSTER = "meshveil-controlplane"
-UEBA_PLUGIN = "ueba-inbound"
 WORKERS = 2
 
 
@@ -56,7 +50,6 @@ class Sidecar:
     host: Host
     chain: FilterChain
     bridge: CollectorBridge
-    drain: FindingsDrain | None
     outcomes: list[ExchangeOutcome] = field(default_factory=list)
     played: int = 0
 
@@ -64,8 +57,6 @@ class Sidecar:
         outcome = self.chain.run(exchange, worker=self.played % WORKERS)
         self.played += 1
         self.outcomes.append(outcome)
-        if self.drain is not None:
-            self.drain.take()
         return outcome
 
     def advance_to(self, wall_ms: int) -> None:
@@ -75,30 +66,37 @@ class Sidecar:
             self.host.advance_time(wall_ms - now_ms)
 
 
-def ueba_settings(node_token: str, identity_key: str) -> bytes:
-    settings: dict[str, Any] = yaml.safe_load(UEBA_SETTINGS.read_text(encoding="utf-8"))
-    settings["identity_key"] = identity_key
-    settings["telemetry"] = {"cluster": TELEMETRY_CLUSTER, "token": node_token, "batch_events": 32}
-    return json.dumps(settings).encode()
-
-
 @dataclass(frozen=True)
 class SidecarPlan:
     """What every demo sidecar runs and where it reports."""
 
-    policy_chain: PolicyChain
-    """The filters the policy compiles to (mask, DLP), with their configs."""
-    ueba_module: Path
+    policy: Path
+    modules_dir: Path
     collector_url: str
     start_ms: int
     """Where the sidecars' virtual clocks start (wall time, milliseconds)."""
-    identity_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    keys: KeySource = field(default_factory=EphemeralKeys)
+    """The demo control plane's key material (identity and token keys), made up for the run
+    and shared by the sidecars, so identities and tokens join across services."""
+    only: tuple[str, ...] | None = None
+    """Run only these of the policy's filters (None: all)."""
+
+
+def policy_chain(plan: SidecarPlan, token: str) -> PolicyChain:
+    """The policy's filters with the configs compiled for one node: its credential and the
+    collector's cluster go into the configs of the filters that send telemetry."""
+    sink = TelemetrySink(cluster=TELEMETRY_CLUSTER, token=token)
+    chain = chain_from_policy(plan.policy, plan.modules_dir, keys=plan.keys, telemetry=sink)
+    if plan.only is None:
+        return chain
+    return dataclasses.replace(
+        chain, plugins=[config for config in chain.plugins if config.name in plan.only]
+    )
 
 
 def start_sidecars(plan: SidecarPlan, node_tokens: dict[str, str]) -> list[Sidecar]:
-    """One host per service. meshveil-ueba, whose settings policies do not compile yet,
-    goes in front of the policy's filters with the settings of ueba.yaml, as in Envoy's
-    chain (ueba, mask, dlp)."""
+    """One host per service, each with the policy's filters in Envoy's chain order
+    (ueba, mask, dlp)."""
     sidecars: list[Sidecar] = []
     try:
         for spec in SIDECARS:
@@ -111,21 +109,17 @@ def start_sidecars(plan: SidecarPlan, node_tokens: dict[str, str]) -> list[Sidec
 
 
 def _start(spec: SidecarSpec, plan: SidecarPlan, token: str) -> Sidecar:
+    chain = policy_chain(plan, token)
     bridge = CollectorBridge(plan.collector_url)
     clock = VirtualClock(wall_nanos=plan.start_ms * 1_000_000)
     upstreams = {TELEMETRY_CLUSTER: bridge.upstream()}
     host = Host(HostConfig(workers=WORKERS, clock=clock, node_id=spec.node_id, upstreams=upstreams))
     try:
-        settings = ueba_settings(token, plan.identity_key)
-        ueba = PluginConfig(name=UEBA_PLUGIN, module=plan.ueba_module, configuration=settings)
-        plugins = [host.load_plugin(config) for config in (ueba, *plan.policy_chain.plugins)]
+        plugins = [host.load_plugin(config) for config in chain.plugins]
     except BaseException:
         host.close()
         raise
-    drain = None
-    if any(config.name == FilterName.DLP.value for config in plan.policy_chain.plugins):
-        drain = FindingsDrain(host, RestClient(plan.collector_url, token), spec.node_id, FilterName.DLP.value)
-    return Sidecar(spec, host, FilterChain(host, plugins), bridge, drain)
+    return Sidecar(spec, host, FilterChain(host, plugins), bridge)
 
 
 def sidecar_for(sidecars: Sequence[Sidecar], exchange: HttpExchange) -> Sidecar | None:

@@ -32,7 +32,9 @@ class Telemetry:
     anomaly_events_sent: int
     anomaly_batches_failed: int
     anomaly_events_dropped: int
-    finding_events_delivered: int
+    finding_events_sent: int
+    finding_batches_failed: int
+    finding_events_dropped: int
     stored_findings: int
     stored_anomalies: int
 
@@ -88,7 +90,10 @@ def summarize(sidecars: Sequence[Sidecar], analyst: RestClient, since_iso: str) 
         anomaly_events_sent=_metric(sidecars, "meshveil.telemetry.events_sent"),
         anomaly_batches_failed=_metric(sidecars, "meshveil.telemetry.batch_failures"),
         anomaly_events_dropped=_metric(sidecars, "meshveil.telemetry.dropped"),
-        finding_events_delivered=sum(sidecar.drain.sent for sidecar in sidecars if sidecar.drain is not None),
+        finding_events_sent=_metric(sidecars, "meshveil.dlp.telemetry.events_sent"),
+        finding_batches_failed=_metric(sidecars, "meshveil.dlp.telemetry.batch_failures"),
+        finding_events_dropped=_metric(sidecars, "meshveil.dlp.telemetry.dropped")
+        + _metric(sidecars, "meshveil.dlp.events.dropped"),
         stored_findings=int(totals["findings"]),
         stored_anomalies=int(totals["anomalies"]),
     )

@@ -1,21 +1,23 @@
 """The seam between a policy and what each filter receives.
 
 The DLP and mask filters get their routes, rules and the matcher tables of the detectors
-they run (`filter_config`, format documented there); the UEBA filter gets the canonical
-JSON of the behaviour settings. Signing and ECDS take the bytes as they are.
+they run (`filter_config`, format documented there); the UEBA filter gets its settings
+compiled from the policy's `behaviour` section (`ueba_config`, in the format
+filters/ueba/config.zig parses). Keys come from a `KeySource`, the collector's address and
+the node's credential from a `TelemetrySink`. Signing and ECDS take the bytes as they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
 
 from controlplane.detectors.model import Detector
 from controlplane.policy.filter_config import build_filter_config
 from controlplane.policy.mask_keys import KeySource, NoKeys
-from controlplane.policy.model import Policy, Route
-from controlplane.trust.encoding import canonical_json
+from controlplane.policy.model import Policy
+from controlplane.policy.telemetry_sink import TelemetrySink
+from controlplane.policy.ueba_config import build_ueba_config
 
 
 class FilterName(StrEnum):
@@ -46,53 +48,17 @@ def compile_filter_config(
     filter_name: FilterName,
     keys: KeySource | None = None,
     catalog: Sequence[Detector] | None = None,
+    telemetry: TelemetrySink | None = None,
 ) -> bytes:
-    """The config payload of `filter_name`. `keys` supplies the keys masks and fingerprints
-    name (without it, keyed masks become labelled redactions); `catalog` defaults to the
-    built-in detectors."""
+    """The config payload of `filter_name`. `keys` supplies the keys masks, fingerprints and
+    the behaviour filter's identity hashing name (without it, keyed masks become labelled
+    redactions and a behaviour config cannot be compiled); `catalog` defaults to the
+    built-in detectors; `telemetry` is where the node's filters send their events (none:
+    they send nothing)."""
     if filter_name is FilterName.UEBA:
-        return canonical_json(compiled_document(policy, filter_name))
+        return build_ueba_config(policy, keys or NoKeys(), telemetry)
     if catalog is None:
         from controlplane.detectors.loader import builtin_catalog  # noqa: PLC0415 - loaded on first use
 
         catalog = builtin_catalog()
-    return build_filter_config(policy, filter_name.value, catalog, keys or NoKeys())
-
-
-def compiled_document(policy: Policy, filter_name: FilterName) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "format": "meshveil.policy-config/v1",
-        "filter": filter_name.value,
-        "policy": {"name": policy.name, "tenant": policy.tenant},
-        "failure": policy.failure.value,
-    }
-    if filter_name is FilterName.UEBA:
-        document["behaviour"] = policy.behaviour.model_dump(mode="json")
-        document["routes"] = [_route_frame(route) for route in policy.routes]
-        return document
-    routes = []
-    for route in policy.routes:
-        detectors = _detectors_for(route, filter_name)
-        if detectors:
-            routes.append({**_route_frame(route), "detectors": detectors})
-    document["routes"] = routes
-    return document
-
-
-def _route_frame(route: Route) -> dict[str, Any]:
-    return route.model_dump(mode="json", exclude={"detectors"})
-
-
-def _detectors_for(route: Route, filter_name: FilterName) -> dict[str, Any]:
-    selected: dict[str, Any] = {}
-    for detector_id, rule in sorted(route.detectors.items()):
-        if not rule.enabled:
-            continue
-        if filter_name is FilterName.DLP:
-            selected[detector_id] = rule.model_dump(mode="json", exclude={"mask", "enabled"})
-        elif rule.mask is not None:
-            selected[detector_id] = {
-                "min_confidence": rule.min_confidence,
-                "mask": rule.mask.model_dump(mode="json"),
-            }
-    return selected
+    return build_filter_config(policy, filter_name.value, catalog, keys or NoKeys(), telemetry)

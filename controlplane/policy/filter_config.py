@@ -19,6 +19,12 @@ The JSON names detectors by their index in the tables (`detectors[i]` is table d
      "policy": "checkout-pii", "tenant": "payments", "failure": "fail_closed",
      "detectors": [{"id": "credit-card", "entity": "CREDIT_CARD"}, ...],
      "fingerprint_key": "<hex>" | null,                      (DLP only)
+     "grpc_fields": "<base64>",   (optional: the policy's gRPC descriptor set compiled to
+                 the "MVFT" field table, grpc_field_table.py; gRPC findings then carry
+                 field names. At most grpc_schema.FIELD_TABLE_BYTES_MAX bytes before
+                 base64; a config past CONFIG_BYTES_MAX as a whole is refused at compile)
+     "telemetry": {"cluster": …, "token": …, "batch_events": 32, …},   (DLP only, optional;
+                 filters/telemetry/settings.zig: where finding events are sent)
      "routes": [{"name": "card-api", "paths": ["/v1/cards/**"], "methods": ["GET"],
                  "hosts": [], "request": false, "response": true,
                  "content_types": ["application/json"], "mode": "buffered",
@@ -39,6 +45,7 @@ value is still hidden, only joins are lost.
 
 from __future__ import annotations
 
+import base64
 import json
 import struct
 from collections.abc import Sequence
@@ -61,6 +68,7 @@ from controlplane.policy.model import (
     RedactMask,
     Route,
 )
+from controlplane.policy.telemetry_sink import TelemetrySink
 from controlplane.trust.encoding import canonical_json
 
 MAGIC = b"MVPC"
@@ -86,9 +94,14 @@ class _Selected:
 
 
 def build_filter_config(
-    policy: Policy, filter_name: str, catalog: Sequence[Detector], keys: KeySource
+    policy: Policy,
+    filter_name: str,
+    catalog: Sequence[Detector],
+    keys: KeySource,
+    telemetry: TelemetrySink | None = None,
 ) -> bytes:
-    """The packed config of `filter_name` ("meshveil-dlp" or "meshveil-mask")."""
+    """The packed config of `filter_name` ("meshveil-dlp" or "meshveil-mask"); the DLP
+    filter's carries `telemetry` (where it sends its finding events) when given."""
     masking = filter_name == "meshveil-mask"
     by_id = {detector.id: detector for detector in catalog}
     routes = [
@@ -107,8 +120,12 @@ def build_filter_config(
             _route(route, selected, index_of, keys, masking) for _, route, selected in routes if selected
         ],
     }
+    if policy.grpc is not None:
+        document["grpc_fields"] = base64.b64encode(policy.grpc.field_table()).decode("ascii")
     if not masking:
         document["fingerprint_key"] = _fingerprint_key(policy, keys)
+        if telemetry is not None:
+            document["telemetry"] = telemetry.document(policy.telemetry.delivery)
     tables = compiled_tables(detectors) if detectors else b""
     return _pack(canonical_json(document), tables)
 
@@ -225,8 +242,9 @@ def _pack(document: bytes, tables: bytes) -> bytes:
     )
     if len(packed) > CONFIG_BYTES_MAX:
         raise FilterConfigError(
-            f"the compiled config takes {len(packed)} bytes (matcher tables: {len(tables)}), over the "
-            f"filters' bound of {CONFIG_BYTES_MAX}; enable fewer detectors"
+            f"the compiled config takes {len(packed)} bytes (matcher tables: {len(tables)}, routes "
+            f"and gRPC field names: {len(document)}), over the filters' bound of {CONFIG_BYTES_MAX}; "
+            "enable fewer detectors or give a smaller gRPC descriptor set"
         )
     return packed
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -11,6 +12,7 @@ from pydantic_core import ErrorDetails
 
 from controlplane.policy.detector_ids import DetectorCatalog, check_detector_ids
 from controlplane.policy.errors import FieldProblem, PolicyError, join_path
+from controlplane.policy.grpc_schema import resolve_descriptor_set_file
 from controlplane.policy.model import Policy
 
 YAML_MEDIA_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
@@ -81,8 +83,15 @@ def validate_document(document: Any, catalog: DetectorCatalog | None = None) -> 
     return policy
 
 
-def load_policy(text: bytes, media_type: str, catalog: DetectorCatalog | None = None) -> Policy:
-    return validate_document(parse_document(text, media_type), catalog)
+def load_policy(
+    text: bytes, media_type: str, catalog: DetectorCatalog | None = None, base_dir: Path | None = None
+) -> Policy:
+    """`base_dir`: the policy was read from a file there, so paths in it (a gRPC descriptor
+    set) are resolved; without it (the REST API) they are refused."""
+    document = parse_document(text, media_type)
+    if base_dir is not None:
+        document = resolve_descriptor_set_file(document, base_dir)
+    return validate_document(document, catalog)
 
 
 class _DuplicateKeyError(ValueError):

@@ -10,60 +10,31 @@ fails. Field names are snake_case in YAML too, so an error path
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from controlplane.policy.behaviour import Behaviour, EventDelivery
+from controlplane.policy.fields import (
+    DetectorId,
+    DnsLabel,
+    HostGlob,
+    KeyRef,
+    LabelKey,
+    LabelValue,
+    MediaRange,
+    PathGlob,
+    Strict,
+)
+from controlplane.policy.grpc_schema import GrpcSchemas
 
 API_VERSION = "meshveil.io/v1alpha1"
 KIND = "DataProtectionPolicy"
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DETECTOR_ID = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-_PATH_GLOB = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
-_HOST_GLOB = re.compile(r"^(\*|(\*\.)?[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)(:[0-9]{1,5})?$")
-_MEDIA_RANGE = re.compile(r"^([a-z0-9][a-z0-9!#$&^_.+-]{0,126})/(\*|[a-z0-9][a-z0-9!#$&^_.+-]{0,126})$")
-_HEADER_NAME = re.compile(r"^[a-z0-9!#$%&'*+.^_`|~-]{1,128}$")
-_LABEL_KEY = re.compile(
-    r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
-)
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
-_KEY_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
 MAX_ROUTES = 256
 MAX_DETECTORS_PER_ROUTE = 128
 MAX_BUFFER_BYTES_CEILING = 64 * 1024 * 1024
-
-
-def _matches(pattern: re.Pattern[str], what: str) -> AfterValidator:
-    def check(value: str) -> str:
-        if not pattern.match(value):
-            raise ValueError(f"must be {what}")
-        return value
-
-    return AfterValidator(check)
-
-
-DnsLabel = Annotated[str, _matches(_DNS_LABEL, "a DNS label (lowercase letters, digits, '-'; at most 63)")]
-DetectorId = Annotated[
-    str, _matches(_DETECTOR_ID, "a detector id (lowercase letters, digits, '-', '_'; starting with a letter)")
-]
-PathGlob = Annotated[str, _matches(_PATH_GLOB, "a path glob starting with '/' ('*' one segment, '**' any)")]
-HostGlob = Annotated[str, _matches(_HOST_GLOB, "a lowercase host name, optionally '*.' prefixed or ':port'")]
-MediaRange = Annotated[
-    str, _matches(_MEDIA_RANGE, "a lowercase media type like 'application/json' or 'text/*'")
-]
-HeaderName = Annotated[str, _matches(_HEADER_NAME, "a lowercase HTTP header name")]
-LabelKey = Annotated[str, _matches(_LABEL_KEY, "a Kubernetes label key")]
-LabelValue = Annotated[str, _matches(_LABEL_VALUE, "a Kubernetes label value")]
-KeyRef = Annotated[str, _matches(_KEY_REF, "a key reference (letters, digits, '.', '_', '-'; at most 64)")]
-
-
-class _Strict(BaseModel):
-    """Unknown fields are errors: a typo must not silently turn protection off."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Direction(StrEnum):
@@ -116,20 +87,20 @@ class GzipHandling(StrEnum):
     """Let it through unscanned, but say so in telemetry: never silently."""
 
 
-class PartialMask(_Strict):
+class PartialMask(Strict):
     type: Literal["partial"]
     character: str = Field(default="*", min_length=1, max_length=1)
     keep_first: int = Field(default=0, ge=0, le=64)
     keep_last: int = Field(default=4, ge=0, le=64)
 
 
-class RedactMask(_Strict):
+class RedactMask(Strict):
     type: Literal["redact"]
     placeholder: str | None = Field(default=None, min_length=1, max_length=64)
     """Written in place of the value; by default `[REDACTED:<ENTITY>]` (e.g. CREDIT_CARD)."""
 
 
-class HashMask(_Strict):
+class HashMask(Strict):
     """Keyed hash token: HMAC-SHA-256 of the value, truncated; joinable, not reversible."""
 
     type: Literal["hash"]
@@ -139,7 +110,7 @@ class HashMask(_Strict):
     prefix: str = Field(default="tok_", max_length=16)
 
 
-class FormatPreservingMask(_Strict):
+class FormatPreservingMask(Strict):
     """Replace each character by one of the same class (digit, letter), keyed and stable."""
 
     type: Literal["format_preserving"]
@@ -147,7 +118,7 @@ class FormatPreservingMask(_Strict):
     keep_last: int = Field(default=0, ge=0, le=64)
 
 
-class DropFieldMask(_Strict):
+class DropFieldMask(Strict):
     """Remove the JSON field (or form field) holding the value; buffered bodies only."""
 
     type: Literal["drop_field"]
@@ -158,7 +129,7 @@ MaskAction = Annotated[
 ]
 
 
-class DetectorRule(_Strict):
+class DetectorRule(Strict):
     enabled: bool = True
     threshold: int = Field(default=1, ge=1, le=1_000_000)
     """Findings in one message before `action` fires (e.g. block at more than 10 card numbers)."""
@@ -167,7 +138,7 @@ class DetectorRule(_Strict):
     mask: MaskAction | None = None
 
 
-class RouteMatch(_Strict):
+class RouteMatch(Strict):
     paths: tuple[PathGlob, ...] = Field(default=("/**",), min_length=1, max_length=64)
     methods: tuple[HttpMethod, ...] = Field(default=(), max_length=7)
     """Empty matches every method."""
@@ -175,7 +146,7 @@ class RouteMatch(_Strict):
     """Empty matches every host (`:authority`)."""
 
 
-class BodyHandling(_Strict):
+class BodyHandling(Strict):
     mode: BodyMode = BodyMode.STREAMING
     max_buffer_bytes: int = Field(default=1024 * 1024, ge=1024, le=MAX_BUFFER_BYTES_CEILING)
     on_overflow: OverflowAction = OverflowAction.BLOCK
@@ -183,7 +154,7 @@ class BodyHandling(_Strict):
     """Scan JSON numbers (and protobuf varints) too: for card or account numbers sent as numbers."""
 
 
-class Route(_Strict):
+class Route(Strict):
     name: DnsLabel
     match: RouteMatch = RouteMatch()
     directions: tuple[Direction, ...] = Field(default=(Direction.REQUEST, Direction.RESPONSE), min_length=1)
@@ -206,7 +177,7 @@ class Route(_Strict):
         return self
 
 
-class WorkloadSelector(_Strict):
+class WorkloadSelector(Strict):
     namespace: DnsLabel
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=32)
     """Every label must match; empty selects the whole namespace."""
@@ -214,7 +185,7 @@ class WorkloadSelector(_Strict):
     """Matches the SPIFFE id's service account when the sidecar connects over mTLS."""
 
 
-class Targets(_Strict):
+class Targets(Strict):
     workloads: tuple[WorkloadSelector, ...] = Field(default=(), max_length=64)
     """At most 64 nodes and 64 workloads: the signed config's bounds."""
     nodes: tuple[Annotated[str, Field(min_length=1, max_length=256)], ...] = Field(
@@ -232,25 +203,17 @@ class Targets(_Strict):
         return frozenset(selector.namespace for selector in self.workloads)
 
 
-class Behaviour(_Strict):
-    """Per-identity behaviour analytics (the ueba filter)."""
-
-    enabled: bool = False
-    identity_header: HeaderName = "x-user-id"
-    anomaly_threshold: float = Field(default=4.0, ge=1.0, le=100.0)
-    """Score (in standard deviations from the identity's baseline) that counts as anomalous."""
-    action: Literal["alert", "tag", "throttle", "block"] = "alert"
-
-
-class FindingsTelemetry(_Strict):
+class FindingsTelemetry(Strict):
     """What the DLP filter's finding events may carry besides detector, count and location."""
 
     fingerprint_key_ref: KeyRef | None = None
     """Name of the tenant's key for a keyed fingerprint (HMAC-SHA-256) of each found value, so
     analysts can correlate findings without seeing them; none: events carry no fingerprint."""
+    delivery: EventDelivery = EventDelivery()
+    """How the filters batch their finding and anomaly events to the collector."""
 
 
-class Policy(_Strict):
+class Policy(Strict):
     api_version: Literal["meshveil.io/v1alpha1"]
     kind: Literal["DataProtectionPolicy"]
     name: DnsLabel
@@ -263,6 +226,8 @@ class Policy(_Strict):
     routes: tuple[Route, ...] = Field(min_length=1, max_length=MAX_ROUTES)
     behaviour: Behaviour = Behaviour()
     telemetry: FindingsTelemetry = FindingsTelemetry()
+    grpc: GrpcSchemas | None = None
+    """A descriptor set naming gRPC fields in findings (grpc_schema.py); none: field numbers."""
 
     @model_validator(mode="after")
     def _route_names_are_unique(self) -> Policy:
@@ -271,6 +236,18 @@ class Policy(_Strict):
             if route.name in seen:
                 raise ValueError(f"routes[{index}].name: {route.name!r} is used by an earlier route")
             seen.add(route.name)
+        return self
+
+    @model_validator(mode="after")
+    def _behaviour_rules_count_enabled_detectors(self) -> Policy:
+        # The DLP filter reports findings under the routes' detector ids; a rule naming any
+        # other id would never count anything.
+        enabled = {name for route in self.routes for name, rule in route.detectors.items() if rule.enabled}
+        for index, rule in enumerate(self.behaviour.rules):
+            if rule.detector is not None and rule.detector not in enabled:
+                raise ValueError(
+                    f"behaviour.rules[{index}].detector: {rule.detector!r} is not enabled on any route"
+                )
         return self
 
     def detector_ids(self) -> frozenset[str]:

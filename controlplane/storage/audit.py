@@ -33,9 +33,16 @@ def record(
     tenant: str | None,
     before: bytes | None = None,
     after: bytes | None = None,
+    before_hash: str | None = None,
+    after_hash: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Adds one event to the caller's transaction; it commits (or not) with the change itself."""
+    """Adds one event to the caller's transaction; it commits (or not) with the change itself.
+
+    `before_hash`/`after_hash` stand for `content_hash(before)`/`content_hash(after)` when
+    the caller already has them (a policy version stores its own)."""
+    assert before is None or before_hash is None, "give the before content or its hash, not both"
+    assert after is None or after_hash is None, "give the after content or its hash, not both"
     session.add(
         AuditRow(
             at=utc_now(),
@@ -45,8 +52,8 @@ def record(
             action=action,
             object_type=object_type,
             object_id=object_id,
-            before_hash=content_hash(before),
-            after_hash=content_hash(after),
+            before_hash=before_hash if before is None else content_hash(before),
+            after_hash=after_hash if after is None else content_hash(after),
             detail=detail or {},
         )
     )

@@ -128,6 +128,15 @@ def get_version(session: Session, policy: PolicyRow, version: int | None = None)
     return _version(policy, row) if row is not None else None
 
 
+def latest_content_hash(session: Session, policy: PolicyRow) -> str | None:
+    """The latest version's content hash, without loading its document."""
+    return session.scalar(
+        select(PolicyVersionRow.content_hash).where(
+            PolicyVersionRow.policy_id == policy.id, PolicyVersionRow.version == policy.latest_version
+        )
+    )
+
+
 def list_versions(session: Session, policy: PolicyRow) -> list[PolicyVersion]:
     rows = session.scalars(
         select(PolicyVersionRow)

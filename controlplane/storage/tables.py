@@ -170,6 +170,8 @@ class TelemetryNodeRow(Base):
     events_rejected: Mapped[int] = mapped_column(BigInteger)
     events_dropped: Mapped[int] = mapped_column(BigInteger)
     """Events the node's filters reported dropping (the batches' `dropped` fields)."""
+    credential_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Mixed into the node's derived credential; rotating the credential moves it on."""
 
 
 class TelemetryEventRow(Base):

@@ -156,6 +156,7 @@ class XdsService:
 
         reader = asyncio.create_task(_read_into(requests, queue))
         self._hub.subscribe(on_change)
+        located = False
         try:
             while True:
                 item = await queue.get()
@@ -171,6 +172,9 @@ class XdsService:
                     request = parse(item)
                     await self._hub.settled()  # changes already answered over REST are served
                     response = session.on_request(request)
+                    if not located and session.node is not None:
+                        self._hub.locate(on_change, session.node.namespace)
+                        located = True
                 if response is not None:
                     yield response
         except IdentityRefused as error:

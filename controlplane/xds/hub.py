@@ -10,6 +10,7 @@ they expire).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -23,6 +24,7 @@ Listener = Callable[[frozenset[str] | None], None]
 """Called with the tenants whose served resources changed (None: any may have)."""
 FAN_OUT_SLICE = 64
 PUBLISH_TIMEOUT = 30.0
+PUBLISH_DELAY = 0.02
 
 
 class ConfigHub:
@@ -31,7 +33,9 @@ class ConfigHub:
         self._database = database
         self._poll_interval = poll_interval
         self._snapshot = EMPTY_SNAPSHOT
-        self._listeners: set[Listener] = set()
+        self._listeners: dict[Listener, str | None] = {}
+        """Listener -> the namespace of its node (None until the node has said)."""
+        self._by_namespace: dict[str | None, set[Listener]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._refresh_lock = asyncio.Lock()
@@ -45,11 +49,26 @@ class ConfigHub:
     def snapshot(self) -> Snapshot:
         return self._snapshot
 
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.add(listener)
+    def subscribe(self, listener: Listener, namespace: str | None = None) -> None:
+        """`namespace`: where the listener's node runs, once known (`locate`). A change to
+        some tenants then wakes only the listeners in those tenants' namespaces (and those
+        not located yet), not every stream of the replica."""
+        self.unsubscribe(listener)
+        self._listeners[listener] = namespace
+        self._by_namespace.setdefault(namespace, set()).add(listener)
+
+    def locate(self, listener: Listener, namespace: str | None) -> None:
+        if listener in self._listeners and self._listeners[listener] != namespace:
+            self.subscribe(listener, namespace)
 
     def unsubscribe(self, listener: Listener) -> None:
-        self._listeners.discard(listener)
+        if listener not in self._listeners:
+            return
+        namespace = self._listeners.pop(listener)
+        group = self._by_namespace[namespace]
+        group.discard(listener)
+        if not group:
+            del self._by_namespace[namespace]
 
     @property
     def stream_count(self) -> int:
@@ -81,12 +100,14 @@ class ConfigHub:
             running = None
         if running is loop:
             self._request_refresh()
-        else:
-            # Not call_soon: the rebuild must be registered before the caller answers.
-            asyncio.run_coroutine_threadsafe(self._register_refresh(), loop).result(PUBLISH_TIMEOUT)
-
-    async def _register_refresh(self) -> None:
-        self._request_refresh()
+            return
+        # Queued, not awaited (a blocking round trip to the loop cost an apply milliseconds
+        # under load). Still registered before the answer: the loop runs queued callbacks in
+        # order, and a worker thread's result reaches its handler through a callback queued
+        # after this one (asyncio.to_thread, anyio's thread pool); so does a later
+        # `wait_settled` from this thread.
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing to tell
+            loop.call_soon_threadsafe(self._request_refresh)
 
     def _request_refresh(self) -> None:
         self._pending += 1
@@ -97,6 +118,10 @@ class ConfigHub:
 
     async def _requested_refresh(self) -> None:
         try:
+            # A moment's delay lets the change's own answer leave before the rebuild
+            # (compiling and signing) competes with it for the interpreter, and folds a
+            # burst of changes into one rebuild. Readers wait for it (`settled`) meanwhile.
+            await asyncio.sleep(PUBLISH_DELAY)
             await self.refresh()
         except Exception:
             # The change is committed either way; the next poll publishes it.
@@ -131,13 +156,31 @@ class ConfigHub:
                     LOG.warning("snapshot %d: %s", snapshot.generation, problem)
         # Streams are told on a task of their own, so whoever published (a REST handler
         # waiting to answer) is not queued behind a thousand stream wake-ups.
-        task = asyncio.create_task(self._fan_out(changed_tenants(previous, snapshot)))
+        targets = self._listeners_for(changed_tenants(previous, snapshot), snapshot)
+        task = asyncio.create_task(self._fan_out(targets))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return True
 
-    async def _fan_out(self, tenants: frozenset[str] | None) -> None:
-        for index, listener in enumerate(list(self._listeners)):
+    def _listeners_for(
+        self, tenants: frozenset[str] | None, snapshot: Snapshot
+    ) -> list[tuple[Listener, frozenset[str] | None]]:
+        if tenants is None:
+            return [(listener, None) for listener in self._listeners]
+        # Namespaces map to tenants the same way before and after (`changed_tenants` says
+        # None otherwise), so the new snapshot's map finds every affected node.
+        namespaces = [
+            namespace for namespace, tenant in snapshot.tenant_of_namespace.items() if tenant in tenants
+        ]
+        chosen = [*self._by_namespace.get(None, ())]
+        for namespace in namespaces:
+            chosen.extend(self._by_namespace.get(namespace, ()))
+        return [(listener, tenants) for listener in chosen]
+
+    async def _fan_out(self, targets: list[tuple[Listener, frozenset[str] | None]]) -> None:
+        for index, (listener, tenants) in enumerate(targets):
+            if listener not in self._listeners:
+                continue  # its stream ended meanwhile
             listener(tenants)
             if index % FAN_OUT_SLICE == FAN_OUT_SLICE - 1:
                 await asyncio.sleep(0)  # let other work (REST answers) in between slices

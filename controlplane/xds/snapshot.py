@@ -5,6 +5,9 @@ configures. A node gets the resources of the highest-priority policy of its own 
 that selects it; a policy never reaches a node of another tenant, whatever it targets.
 Signed resources are cached by (version, filter, module, signing epoch, key): rebuilding
 after an unrelated change re-signs nothing, and every replica signs the same bytes.
+With a node sink, the DLP and UEBA resources a node gets are signed for that node (its own
+telemetry credential inside; `node_sink`), lazily when the node is resolved, and cached
+per node the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from envoy_data_plane.envoy.config.core.v3 import TypedExtensionConfig
 from envoy_data_plane.google.protobuf import Any as AnyMessage
@@ -21,11 +24,15 @@ from envoy_data_plane.google.protobuf import Any as AnyMessage
 from controlplane.detectors.loader import builtin_catalog
 from controlplane.detectors.model import Detector
 from controlplane.policy.compile import FilterName, compile_filter_config, filters_for
+from controlplane.policy.filter_config import FilterConfigError
+from controlplane.policy.mask_keys import KeySource
 from controlplane.policy.model import Policy, Targets
+from controlplane.policy.telemetry_sink import TelemetrySink
 from controlplane.storage import generation, modules, policies, signing_keys, tenants
 from controlplane.storage.database import Database
 from controlplane.storage.modules import ModuleInfo
 from controlplane.storage.policies import PolicyVersion
+from controlplane.telemetry.nodes import namespace_of
 from controlplane.trust.config_statement import ModuleIdentity
 from controlplane.trust.dsse import Envelope
 from controlplane.trust.errors import TrustError
@@ -33,11 +40,14 @@ from controlplane.trust.keys import PublicKey
 from controlplane.trust.trust_root import TrustRoot
 from controlplane.xds.keyring import KeyRing
 from controlplane.xds.node import NodeIdentity
+from controlplane.xds.node_sink import CacheKey, NodeResourceCache, NodeSink, NodeTemplate
 from controlplane.xds.resources import build_extension_config
 from controlplane.xds.statement import StatementInput, sign_filter_config
 
 LOG = logging.getLogger(__name__)
 NODE_CACHE_MAX = 100_000
+TELEMETRY_FILTERS = frozenset({FilterName.DLP, FilterName.UEBA})
+"""The filters that send events, so carry a telemetry sink (masking sends none)."""
 
 
 @dataclass(frozen=True)
@@ -58,8 +68,15 @@ class ServedResource:
     policy_version: int
     serial: int
     message: TypedExtensionConfig
+    """For a resource signed for one node: the template's message (its credential a
+    placeholder); `any_bytes` is what that node is served."""
     any_bytes: bytes
     """The serialized google.protobuf.Any, ready to go into any response."""
+    template: NodeTemplate | None = field(default=None, compare=False, repr=False)
+    """Set when each node gets this resource signed with its own telemetry credential; the
+    resource itself (no sink) is what tools that run the policy without a node use."""
+    sign: Callable[[bytes], ServedResource] | None = field(default=None, compare=False, repr=False)
+    """Signs this resource with another config (a node's personalized template)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,9 @@ class Snapshot:
     policies: tuple[ServedPolicy, ...]
     tenant_of_namespace: dict[str, str]
     problems: tuple[str, ...]
+    personalize: Callable[[NodeIdentity, ServedResource], ServedResource] | None = field(
+        default=None, compare=False, repr=False
+    )
     _resolved: dict[NodeIdentity, dict[str, ServedResource]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -115,6 +135,8 @@ class Snapshot:
             for served in candidates:
                 for name, resource in served.resources.items():
                     chosen.setdefault(name, resource)
+            if self.personalize is not None:
+                chosen = {name: self.personalize(node, resource) for name, resource in chosen.items()}
         if len(self._resolved) < NODE_CACHE_MAX:
             self._resolved[node] = chosen
         return chosen
@@ -133,13 +155,22 @@ class SnapshotBuilder:
         settings: ResourceSettings,
         trust_root: TrustRoot | None = None,
         clock: Callable[[], float] = time.time,
+        *,
+        keys: Callable[[str], KeySource] | None = None,
+        node_sink: NodeSink | None = None,
     ) -> None:
         self._trust_root = trust_root
+        self._node_sink = node_sink
+        self._per_node: NodeResourceCache[ServedResource] = NodeResourceCache(
+            lambda resource: len(resource.any_bytes)
+        )
+        self._keys = keys
+        """A tenant's keys for what its policies name by key_ref (none: keyed masks redact)."""
         self._database = database
         self._keyring = keyring
         self._settings = settings
         self._clock = clock
-        self._signed: dict[tuple[int, str, str, int, str], ServedResource] = {}
+        self._signed: dict[CacheKey, ServedResource] = {}
         self._catalog: list[Detector] | None = None
         """The built-in detectors, parsed once: parsing them takes longer than compiling a policy."""
 
@@ -155,13 +186,15 @@ class SnapshotBuilder:
             latest_modules = modules.latest_by_name(session)
             tenant_rows = tenants.list_all(session)
             key_row = signing_keys.active(session)
+            if self._node_sink is not None:
+                self._node_sink.load_epochs(session)
         tenant_of_namespace = {namespace: row.name for row in tenant_rows for namespace in row.namespaces}
         problems: list[str] = []
         served: list[ServedPolicy] = []
         key = PublicKey(key_row.name, key_row.public_key) if key_row is not None else None
         if key is None:
             problems.append("no active signing key; nothing can be served")
-        signed_now: dict[tuple[int, str, str, int, str], ServedResource] = {}
+        signed_now: dict[CacheKey, ServedResource] = {}
         for version in versions:
             policy = Policy.model_validate(version.document)
             resources: dict[str, ServedResource] = {}
@@ -178,8 +211,10 @@ class SnapshotBuilder:
                 resource = self._signed.get(cache_key)
                 if resource is None:
                     try:
-                        resource = self._sign(version, policy, filter_name, module, key=key, epoch=epoch)
-                    except TrustError as error:
+                        resource = self._sign(
+                            version, policy, filter_name, module, key=key, epoch=epoch, cache_key=cache_key
+                        )
+                    except (TrustError, FilterConfigError) as error:
                         # One policy that cannot be signed must not stop the others being served.
                         problems.append(f"policy {version.tenant}/{version.name} v{version.version}: {error}")
                         continue
@@ -187,6 +222,7 @@ class SnapshotBuilder:
                 resources[filter_name.value] = resource
             served.append(ServedPolicy(version, policy, resources))
         self._signed = signed_now
+        self._per_node.retain(signed_now.keys())
         return Snapshot(
             generation=current_generation,
             epoch=epoch,
@@ -194,7 +230,22 @@ class SnapshotBuilder:
             policies=tuple(served),
             tenant_of_namespace=tenant_of_namespace,
             problems=tuple(problems),
+            personalize=self._personalize if self._node_sink is not None else None,
         )
+
+    def _personalize(self, node: NodeIdentity, resource: ServedResource) -> ServedResource:
+        """`resource` signed for `node`, with the node's own telemetry credential in it."""
+        sink = self._node_sink
+        template, sign = resource.template, resource.sign
+        if sink is None or template is None or sign is None or not _may_hold_token(node):
+            return resource
+        epoch = sink.epoch_of(node)
+        key = (template.cache_key, node.node_id, epoch)
+        personal = self._per_node.get(key)
+        if personal is None:
+            personal = sign(template.for_token(sink.token_for(node, resource.tenant, epoch)))
+            self._per_node.put(key, personal)
+        return personal
 
     def _detectors(self) -> list[Detector]:
         if self._catalog is None:
@@ -210,43 +261,103 @@ class SnapshotBuilder:
         *,
         key: PublicKey,
         epoch: int,
+        cache_key: CacheKey,
     ) -> ServedResource:
-        item = StatementInput(
-            plugin=filter_name.value,
-            version=version.serial,
-            issued_at=epoch,
-            validity=self._settings.config_validity,
-            module=ModuleIdentity(module.name, module.build_id, module.sha256),
-            targets=policy.targets,
-            config=compile_filter_config(policy, filter_name, catalog=self._detectors()),
-        )
+        keys = self._keys(policy.tenant) if self._keys is not None else None
+
+        def compiled(telemetry: TelemetrySink | None) -> bytes:
+            return compile_filter_config(
+                policy, filter_name, keys=keys, catalog=self._detectors(), telemetry=telemetry
+            )
+
         trust: tuple[Envelope, ...] = ()
         if self._trust_root is not None and module.trust_version is not None:
             trust = self._trust_root.statements_after(module.trust_version)
-        configuration = sign_filter_config(item, self._keyring.signer(key), trust)
-        message = build_extension_config(
-            resource_name=filter_name.value,
-            tenant=version.tenant,
-            module=module,
-            allowed_capabilities=frozenset(module.capabilities),
-            configuration=configuration,
-            failure=policy.failure,
-            module_base_url=self._settings.module_base_url,
-            module_cluster=self._settings.module_cluster,
-        )
-        any_bytes = bytes(AnyMessage.pack(message))
-        digest = hashlib.sha256(any_bytes).hexdigest()[:12]
-        return ServedResource(
-            name=filter_name.value,
-            version=f"{version.serial}.{digest}",
-            tenant=version.tenant,
-            policy_id=version.policy_id,
-            policy_name=version.name,
-            policy_version=version.version,
-            serial=version.serial,
-            message=message,
-            any_bytes=any_bytes,
-        )
+        signer = self._keyring.signer(key)
+
+        def signed_bundle(config: bytes) -> bytes:
+            item = StatementInput(
+                plugin=filter_name.value,
+                version=version.serial,
+                issued_at=epoch,
+                validity=self._settings.config_validity,
+                module=ModuleIdentity(module.name, module.build_id, module.sha256),
+                targets=policy.targets,
+                config=config,
+            )
+            return sign_filter_config(item, signer, trust)
+
+        def served(bundle: bytes) -> ServedResource:
+            message = build_extension_config(
+                resource_name=filter_name.value,
+                tenant=version.tenant,
+                module=module,
+                allowed_capabilities=frozenset(module.capabilities),
+                configuration=bundle,
+                failure=policy.failure,
+                module_base_url=self._settings.module_base_url,
+                module_cluster=self._settings.module_cluster,
+            )
+            return _served_resource(version, filter_name, message, bytes(AnyMessage.pack(message)))
+
+        resource = served(signed_bundle(compiled(None)))
+        sink = self._node_sink
+        if sink is None or filter_name not in TELEMETRY_FILTERS:
+            return resource
+        template_config = compiled(sink.template_sink())
+        template_bundle = signed_bundle(template_config)
+        template_resource = served(template_bundle)
+
+        def for_node(config: bytes) -> ServedResource:
+            bundle = signed_bundle(config)
+            # Serializing the Envoy messages costs more than signing; a node's bundle has the
+            # template's length (same-length token and signature), so it takes its place in
+            # the template's serialized bytes.
+            any_bytes = _splice(template_resource.any_bytes, template_bundle, bundle)
+            personal = (
+                served(bundle) if any_bytes is None else replace(template_resource, any_bytes=any_bytes)
+            )
+            # The policy's resource version, then the node's own: the rollout view's versions
+            # stay recognisable in what each node ACKs.
+            digest = hashlib.sha256(personal.any_bytes).hexdigest()[:12]
+            return replace(personal, version=f"{resource.version}.{digest}")
+
+        template = NodeTemplate(template_config, sink.placeholder, cache_key)
+        return replace(resource, template=template, sign=for_node)
+
+
+def _served_resource(
+    version: PolicyVersion, filter_name: FilterName, message: TypedExtensionConfig, any_bytes: bytes
+) -> ServedResource:
+    digest = hashlib.sha256(any_bytes).hexdigest()[:12]
+    return ServedResource(
+        name=filter_name.value,
+        version=f"{version.serial}.{digest}",
+        tenant=version.tenant,
+        policy_id=version.policy_id,
+        policy_name=version.name,
+        policy_version=version.version,
+        serial=version.serial,
+        message=message,
+        any_bytes=any_bytes,
+    )
+
+
+def _splice(serialized: bytes, old: bytes, new: bytes) -> bytes | None:
+    """`serialized` with its one occurrence of `old` replaced by `new` of the same length
+    (length prefixes stay right); None when that does not hold."""
+    if len(old) != len(new) or serialized.count(old) != 1:
+        return None
+    return serialized.replace(old, new)
+
+
+def _may_hold_token(node: NodeIdentity) -> bool:
+    """Over mTLS an Istio node id must name the namespace of the verified peer: a workload
+    cannot get the credential of a node in another namespace by claiming its id."""
+    if node.spiffe_id is None:
+        return True
+    claimed = namespace_of(node.node_id)
+    return claimed is None or claimed == node.namespace
 
 
 def _served_by_tenant(

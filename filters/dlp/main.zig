@@ -3,10 +3,9 @@
 //! route, counts it by detector, blocks, alerts or tags at the policy's thresholds,
 //! and reports each message's findings as an event, a log line and Envoy counters.
 
-const std = @import("std");
 const abi = @import("abi");
-const trust = @import("trust");
 const pipeline = @import("pipeline");
+const telemetry = @import("telemetry");
 const Stream = @import("stream.zig").Stream;
 
 pub const panic = abi.panic;
@@ -18,8 +17,14 @@ pub const stream_contexts_max: u32 = 512;
 /// Streams inside a scanned body at once, per VM (see README "Memory").
 pub const slots_max: u16 = 16;
 
-pub const Pool = pipeline.slots.Pool(pipeline.body.Detector.slot_bytes, slots_max);
-pub const Reporter = pipeline.report.Reporter(module_name, "dlp", true);
+/// Sends the finding events `Frame.Reporter` queues to the control plane's collector
+/// (filters/telemetry/), when the config has a `telemetry` member.
+pub const FindingsSender = telemetry.QueueSender(.{
+    .module_name = module_name,
+    .metric_prefix = "meshveil.dlp.telemetry",
+    .event_bytes_max = pipeline.events.event_bytes_max,
+    .stamp_events = true,
+});
 
 /// Filter-wide counters, by name; ids are defined on first use.
 pub const Counter = enum {
@@ -35,30 +40,48 @@ pub const Counter = enum {
     }
 };
 
+/// The shared root state: verified config, body slots, reporter, counters.
+pub const Frame = pipeline.root.Root(.{
+    .module_name = module_name,
+    .filter = "dlp",
+    .slot_bytes = pipeline.body.Detector.slot_bytes,
+    .slots_max = slots_max,
+    .Counter = Counter,
+    .masks = false,
+    .sends_events = true,
+});
+
 pub const RootContext = struct {
-    context_id: u32,
-    /// The verified configuration this plugin serves (see filters/trust/).
-    config: trust.Configured(module_name) = .{},
-    configs: pipeline.loaded.Configs = .{ .allocator = std.heap.wasm_allocator },
-    pool: Pool = .{},
-    reporter: Reporter = .{},
-    counters: [@typeInfo(Counter).@"enum".fields.len]?u32 = .{null} ** @typeInfo(Counter).@"enum".fields.len,
+    frame: Frame,
+    findings_sender: FindingsSender = .{},
 
     pub fn init(context_id: u32) RootContext {
-        return .{ .context_id = context_id };
+        return .{ .frame = Frame.init(context_id) };
     }
 
     pub fn onConfigure(self: *RootContext, configuration: []const u8) bool {
-        if (!self.config.apply(configuration)) return false;
-        const active = self.config.current() orelse return false;
-        const verified = pipeline.configure.Verified{ .bytes = active.bytes, .version = active.version, .generation = active.generation };
-        if (!pipeline.configure.install(module_name, false, &self.configs, verified)) return false;
-        self.reporter.open();
+        if (!self.frame.configure(configuration)) return false;
+        if (self.frame.configs.current) |loaded| {
+            var problem = pipeline.config.Problem{};
+            // The config was split and parsed once already; this cannot fail.
+            const parts = pipeline.config.split(loaded.bytes, &problem) catch return true;
+            self.findings_sender.configure(self.frame.context_id, loaded.generation, parts.json, pipeline.report.queue_name, pipeline.report.depth_key);
+        }
         return true;
     }
 
-    pub fn count(self: *RootContext, counter: Counter) void {
-        pipeline.host_io.increment(&self.counters[@intFromEnum(counter)], counter.name(), 1);
+    pub fn onTick(self: *RootContext) void {
+        self.findings_sender.onTick();
+    }
+
+    pub fn onQueueReady(self: *RootContext, queue_id: u32) void {
+        self.findings_sender.onQueueReady(queue_id);
+    }
+
+    pub fn onHttpCallResponse(self: *RootContext, call_id: u32, headers_count: u32, body_size: usize, trailers_count: u32) void {
+        _ = body_size;
+        _ = trailers_count;
+        _ = self.findings_sender.onHttpCallResponse(call_id, headers_count);
     }
 };
 

@@ -14,5 +14,8 @@ pub const Batch = scanner.Batch;
 
 test {
     _ = validators;
+    _ = @import("skip_set.zig");
+    _ = @import("fused_set.zig");
+    _ = @import("short_runs.zig");
     _ = @import("engine_test.zig");
 }

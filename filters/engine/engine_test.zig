@@ -150,3 +150,43 @@ test "damaged tables are refused before use" {
 
     try loadFixture(&test_tables);
 }
+
+/// Every finding of `text` as one final chunk: set up by `startWhole` or by
+/// `init`, `feed` and `keepOnly`, in the order the engine reports them.
+fn scanWhole(scanner: *Scanner, tables: *const Tables, text: []const u8, candidates: u64, whole: bool, out: []Finding) usize {
+    if (whole) {
+        scanner.startWhole(tables, text, candidates);
+    } else {
+        scanner.init(tables);
+        scanner.feed(text, true);
+        scanner.keepOnly(candidates);
+    }
+    var count: usize = 0;
+    while (true) {
+        const result = scanner.collect(out[count..@min(out.len, count + 2)]);
+        count += result.count;
+        if (result.done) return count;
+    }
+}
+
+test "a whole text set up at once finds what init, feed and keepOnly find, in order" {
+    try loadFixture(&test_tables);
+    const all = scanner_module.lowBits(test_tables.scan_count);
+    var expected: [findings_max]Finding = undefined;
+    var found: [findings_max]Finding = undefined;
+    var seen: usize = 0;
+    var lines = std.mem.tokenizeScalar(u8, fixture_text, '\n');
+    while (lines.next()) |line| {
+        // Every automaton alone, every one left out, and all of them.
+        for (0..2 * test_tables.scan_count + 1) |turn| {
+            const index: u6 = @intCast(turn % test_tables.scan_count);
+            const one = @as(u64, 1) << index;
+            const candidates = if (turn == 2 * test_tables.scan_count) all else if (turn < test_tables.scan_count) one else all & ~one;
+            const expected_count = scanWhole(&test_scanner, &test_tables, line, candidates, false, &expected);
+            const count = scanWhole(&test_scanner, &test_tables, line, candidates, true, &found);
+            try testing.expectEqualSlices(Finding, expected[0..expected_count], found[0..count]);
+            seen += count;
+        }
+    }
+    try testing.expect(seen > 0);
+}

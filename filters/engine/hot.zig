@@ -47,9 +47,17 @@ fn runWidth(comptime Entry: type, comptime mode: Mode, group: *const ScanGroup, 
     var state = state_in;
     var index = from;
     while (index < bytes.len) {
-        if (group.inStart(state) and group.skip[bytes[index]] != 0) {
+        if (mode == .skip and group.run_min != 0 and group.inStart(state)) {
+            // Short runs of stops pass over like skip bytes: on to the first long one.
+            const next = group.skip.nextLongRun(bytes, index, group.run_min);
+            if (next > index) {
+                index = next;
+                state = group.automaton.start(automaton_module.byteContext(bytes[index - 1]));
+                if (index == bytes.len) break;
+            }
+        } else if (group.inStart(state) and group.skip.table[bytes[index]] != 0) {
             if (mode == .idle) return .{ .outcome = .idle, .index = index, .state = state, .before = state };
-            index = skipRun(&group.skip, bytes, index);
+            index = group.skip.nextStop(bytes, index);
             state = group.automaton.start(automaton_module.byteContext(bytes[index - 1]));
             if (index == bytes.len) break;
         }
@@ -59,15 +67,4 @@ fn runWidth(comptime Entry: type, comptime mode: Mode, group: *const ScanGroup, 
         index += 1;
     }
     return .{ .outcome = .end, .index = bytes.len, .state = state, .before = state };
-}
-
-/// The first index at or after `from` whose byte is not skippable (`skip` is 0 for it).
-pub fn skipRun(skip: *const [256]u8, bytes: []const u8, from: usize) usize {
-    var index = from;
-    // Four lookups per branch: the common case is a long run of skippable bytes.
-    while (index + 4 <= bytes.len) : (index += 4) {
-        if (skip[bytes[index]] & skip[bytes[index + 1]] & skip[bytes[index + 2]] & skip[bytes[index + 3]] == 0) break;
-    }
-    while (index < bytes.len and skip[bytes[index]] != 0) index += 1;
-    return index;
 }

@@ -9,13 +9,18 @@
 const std = @import("std");
 const automaton_module = @import("automaton.zig");
 const Automaton = automaton_module.Automaton;
+const SkipSet = @import("skip_set.zig").SkipSet;
+const short_runs = @import("short_runs.zig");
+
+/// Shortest `run_min` worth passing over runs for (the vector search reads 16 bytes).
+pub const long_run_bytes = 16;
 
 pub const ScanGroup = struct {
     /// A copy of the view (its slices point into the table blob, not into `Tables`),
     /// so a `Tables` value moved after `load` still works.
     automaton: Automaton,
-    /// 1 for bytes that lead from every start state back to a start state.
-    skip: [256]u8,
+    /// Bytes that lead from every start state back to a start state.
+    skip: SkipSet,
     /// The start states form the block [start_low, start_low + start_span] of
     /// premultiplied states, so "in a start state" is one subtraction and one compare.
     start_low: u32,
@@ -23,19 +28,25 @@ pub const ScanGroup = struct {
     skip_enabled: bool,
     /// The compiler's hint: it starts on common bytes, so it runs on its own.
     dense: bool,
+    /// Runs of stop bytes shorter than this, in a start state, change nothing but the
+    /// context (`short_runs.zig`); 0 when that is not worth using.
+    run_min: u32,
 
     pub fn init(automaton: *const Automaton, dense: bool) ScanGroup {
         var group: ScanGroup = .{
             .automaton = automaton.*,
-            .skip = [_]u8{0} ** 256,
+            .skip = undefined,
             .start_low = 0,
             .start_span = 0,
             .skip_enabled = false,
             .dense = dense,
+            .run_min = 0,
         };
+        @memset(&group.skip.table, 0);
+        group.skip.init();
         if (!startsFormABlock(automaton, &group.start_low, &group.start_span)) return group;
         var any: bool = false;
-        for (&group.skip, 0..) |*entry, byte| {
+        for (&group.skip.table, 0..) |*entry, byte| {
             const after = automaton.start(automaton_module.byteContext(@intCast(byte)));
             var stays = true;
             for (automaton.starts) |start_state| {
@@ -44,7 +55,12 @@ pub const ScanGroup = struct {
             entry.* = @intFromBool(stays);
             any = any or stays;
         }
+        group.skip.init();
         group.skip_enabled = any;
+        if (any) {
+            const run_min = short_runs.runMin(automaton, &group.skip.table);
+            if (run_min >= long_run_bytes) group.run_min = run_min;
+        }
         return group;
     }
 

@@ -4,13 +4,14 @@
 //!
 //! Each scan automaton runs on its own over the text (patterns of different automata
 //! never interact). Dense automata (they start on common bytes) step through the text
-//! alone. Sparse ones share one skip pass (`sparse.zig`): it notes the bytes where some
-//! sparse automaton waiting in a start state must step, and each automaton steps only
-//! from those. At a matching state the rare path resolves each of its patterns to a
-//! leftmost-longest match (reverse automaton for the start, forward automaton for the
-//! end), scores it and moves that pattern's resume point. An event that needs bytes not
-//! yet arrived stops its automaton before that byte until the next chunk; the bytes it
-//! may still read are kept in a fixed tail buffer. Nothing is allocated.
+//! every byte, a few together in one loop (`fused.zig`). Sparse ones share one skip pass
+//! (`sparse.zig`): it notes the bytes where some sparse automaton waiting in a start
+//! state must step, and each automaton steps only from those. At a matching state the
+//! rare path resolves each of its patterns to a leftmost-longest match (reverse
+//! automaton for the start, forward automaton for the end), scores it and moves that
+//! pattern's resume point. An event that needs bytes not yet arrived stops its
+//! automaton before that byte until the next chunk; the bytes it may still read are
+//! kept in a fixed tail buffer. Nothing is allocated.
 //!
 //!     scanner.init(&tables);
 //!     scanner.feed(chunk, final);
@@ -25,6 +26,7 @@ const matcher = @import("matcher.zig");
 const scoring = @import("scoring.zig");
 const hot = @import("hot.zig");
 const sparse = @import("sparse.zig");
+const fused = @import("fused.zig");
 
 const Tables = tables_module.Tables;
 const Text = text_module.Text;
@@ -46,6 +48,13 @@ pub const Batch = struct {
 };
 
 const tail_capacity = limits.history_bytes_max + limits.lookahead_bytes_max;
+
+/// Detectors whose context words one scan remembers having looked for.
+const context_known_max = 16;
+/// Longest whole text searched for context words (a JSON value and its key, not a body).
+const context_search_bytes_max = 256;
+
+const ContextKnown = struct { detector: u16, present: bool };
 
 pub const Status = enum(u8) {
     scanning,
@@ -73,12 +82,21 @@ pub const Output = struct {
     }
 };
 
+/// The lowest `count` bits set.
+pub fn lowBits(count: u32) u64 {
+    assert(count <= 64);
+    return if (count == 64) std.math.maxInt(u64) else (@as(u64, 1) << @intCast(count)) - 1;
+}
+
 pub const Scanner = struct {
     tables: *const Tables,
     states: [limits.scan_automata_max]u32,
     /// Per scan automaton: the stream offset of the next byte it steps.
     positions: [limits.scan_automata_max]u64,
     status: [limits.scan_automata_max]Status,
+    /// Bit per scan automaton whose status is scanning, so the loops over automata
+    /// visit only those (a one-value scan leaves most out).
+    scanning: u64,
     /// Per pattern: where its next match may start (the end of its previous one).
     resume_at: [limits.patterns_max]u64,
     shared: sparse.SharedPass,
@@ -86,6 +104,10 @@ pub const Scanner = struct {
     text: Text,
     ended: bool,
     scratch: scoring.Scratch,
+    /// Per text given whole in one final chunk: detectors whose context words were
+    /// looked for in it, and whether one occurs.
+    context_known: [context_known_max]ContextKnown,
+    context_known_len: u32,
 
     pub fn init(self: *Scanner, tables: *const Tables) void {
         assert(tables.scan_count > 0 and tables.scan_count <= limits.scan_automata_max);
@@ -96,10 +118,36 @@ pub const Scanner = struct {
             self.positions[index] = 0;
             self.status[index] = .waiting;
         }
+        self.scanning = 0;
         @memset(self.resume_at[0..tables.pattern_count], 0);
         self.shared.init();
         self.text = .{ .tail = self.tail[0..0], .tail_start = 0, .chunk = &.{}, .final = false };
         self.ended = false;
+        self.context_known_len = 0;
+    }
+
+    /// `init`, `feed(text, true)` and `keepOnly(candidates)` in one, setting up only the
+    /// automata in `candidates`: the filters scan dozens of short values per body, each
+    /// with few automata left in, so a setup per automaton of the tables would cost more
+    /// than the scan. `text` must stay valid until `collect` says done.
+    pub fn startWhole(self: *Scanner, tables: *const Tables, text: []const u8, candidates: u64) void {
+        assert(tables.scan_count > 0 and tables.scan_count <= limits.scan_automata_max);
+        self.tables = tables;
+        const kept = candidates & lowBits(tables.scan_count);
+        @memset(self.status[0..tables.scan_count], .finished);
+        var rest = kept;
+        while (rest != 0) : (rest &= rest - 1) {
+            const index = @ctz(rest);
+            self.states[index] = tables.automata[tables.scan[index]].start(.edge);
+            self.positions[index] = 0;
+            self.status[index] = .scanning;
+        }
+        self.scanning = kept;
+        @memset(self.resume_at[0..tables.pattern_count], 0);
+        self.shared.init();
+        self.text = .{ .tail = self.tail[0..0], .tail_start = 0, .chunk = text, .final = true };
+        self.ended = true;
+        self.context_known_len = 0;
     }
 
     /// Hands the scanner the next chunk; `chunk` must stay valid until `collect` says done.
@@ -109,7 +157,27 @@ pub const Scanner = struct {
         self.text.chunk = chunk;
         self.text.final = final;
         self.ended = final;
+        self.context_known_len = 0;
         for (self.status[0..self.tables.scan_count]) |*status| status.* = .scanning;
+        self.scanning = lowBits(self.tables.scan_count);
+    }
+
+    pub fn setStatus(self: *Scanner, index: u32, status: Status) void {
+        self.status[index] = status;
+        const mask = @as(u64, 1) << @intCast(index);
+        if (status == .scanning) self.scanning |= mask else self.scanning &= ~mask;
+    }
+
+    /// Leaves out the scan automata whose bit in `candidates` is clear, for a text the
+    /// caller knows they cannot match (masking/prefilter.zig): call after `feed` of
+    /// the final chunk, before `collect`. They are marked finished, so no loop steps them.
+    pub fn keepOnly(self: *Scanner, candidates: u64) void {
+        comptime assert(limits.scan_automata_max <= 64);
+        assert(self.text.final);
+        assert(self.scanning == lowBits(self.tables.scan_count));
+        var left_out = self.scanning & ~candidates;
+        while (left_out != 0) : (left_out &= left_out - 1) self.status[@ctz(left_out)] = .finished;
+        self.scanning &= candidates;
     }
 
     /// Fills `out` with findings of the fed chunk. Call again while `done` is false
@@ -125,10 +193,14 @@ pub const Scanner = struct {
     }
 
     fn scanAll(self: *Scanner, output: *Output) error{OutputFull}!void {
-        for (0..self.tables.scan_count) |index| {
-            if (self.status[index] != .scanning or self.tables.groups[index].sparse()) continue;
-            try self.runUntil(@intCast(index), self.text.end(), output);
-            try self.finishAutomaton(@intCast(index), output);
+        try fused.run(self, output);
+        // Fused members are past scanning by now; the other dense ones run alone.
+        var dense = self.scanning & ~self.tables.sparse_mask;
+        while (dense != 0) : (dense &= dense - 1) {
+            const index: u32 = @ctz(dense);
+            if (self.status[index] != .scanning) continue;
+            try self.runUntil(index, self.text.end(), output);
+            try self.finishAutomaton(index, output);
         }
         try sparse.run(self, output);
     }
@@ -171,7 +243,7 @@ pub const Scanner = struct {
             self.positions[index] = end;
             switch (err) {
                 error.NeedInput => {
-                    self.status[index] = .waiting;
+                    self.setStatus(index, .waiting);
                     return;
                 },
                 error.OutputFull => return error.OutputFull,
@@ -186,7 +258,7 @@ pub const Scanner = struct {
         if (self.status[index] != .scanning) return;
         assert(self.positions[index] == self.text.end());
         if (!self.text.final) {
-            self.status[index] = .waiting;
+            self.setStatus(index, .waiting);
             return;
         }
         const automaton = &self.tables.groups[index].automaton;
@@ -195,7 +267,7 @@ pub const Scanner = struct {
             error.NeedInput => unreachable, // the final chunk has every byte
             error.OutputFull => return error.OutputFull,
         };
-        self.status[index] = .finished;
+        self.setStatus(index, .finished);
     }
 
     /// Every pattern with a match ending at `end`, in pattern order.
@@ -203,8 +275,33 @@ pub const Scanner = struct {
         const automaton = &self.tables.groups[index].automaton;
         for (automaton.patterns(state)) |pattern| {
             if (output.full()) return error.OutputFull;
+            if (self.contextAbsent(pattern)) continue;
             if (try self.matchEndingAt(pattern, end)) |finding| output.push(finding);
         }
+    }
+
+    /// True when `pattern_index` needs context (it requires it, or without it scores
+    /// its pattern score, below the threshold) and none of its detector's words occurs
+    /// anywhere in a short text given whole: each of its matches would be dropped, and
+    /// its resume point bounds only its own matches, so resolving them changes
+    /// nothing. Saves the probes and scoring on, say, every digit run of a JSON value
+    /// under a key that is no context word.
+    fn contextAbsent(self: *Scanner, pattern_index: u16) bool {
+        const pattern = &self.tables.patterns[pattern_index];
+        const detector = &self.tables.detectors[pattern.detector];
+        const below_threshold = detector.validator == 0 and pattern.score < detector.threshold;
+        if (!pattern.requiresContext() and !below_threshold) return false;
+        const text = &self.text;
+        if (!text.final or text.chunkStart() != 0 or text.chunk.len > context_search_bytes_max) return false;
+        for (self.context_known[0..self.context_known_len]) |known| {
+            if (known.detector == pattern.detector) return !known.present;
+        }
+        const present = scoring.wordOccurs(detector, text.chunk);
+        if (self.context_known_len < context_known_max) {
+            self.context_known[self.context_known_len] = .{ .detector = pattern.detector, .present = present };
+            self.context_known_len += 1;
+        }
+        return !present;
     }
 
     fn matchEndingAt(self: *Scanner, pattern_index: u16, end: u64) text_module.NeedInput!?Finding {

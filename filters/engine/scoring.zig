@@ -28,6 +28,10 @@ pub const Scratch = struct {
 pub fn score(tables: *const Tables, pattern: *const Pattern, text: *const Text, start: u64, end: u64, scratch: *Scratch) NeedInput!u16 {
     assert(end - start <= pattern.max_length);
     const detector = &tables.detectors[pattern.detector];
+    // Without its context such a match is dropped whatever the validator says, and the
+    // words before it are already here: look for them first (the validators cost more).
+    const context_first = pattern.requiresContext() and detector.words_after == 0;
+    if (context_first and !(detector.contextWordCount() != 0 and try supportedBefore(detector, text, start, &scratch.token))) return 0;
     const value = try text.span(start, end, &scratch.value);
     var result: u32 = pattern.score;
     if (detector.validator != 0) {
@@ -37,13 +41,34 @@ pub fn score(tables: *const Tables, pattern: *const Pattern, text: *const Text, 
     for (detector.exclusions) |automaton_index| {
         if (matcher.fullMatch(&tables.automata[automaton_index], value)) return 0;
     }
-    const supported = detector.contextWordCount() != 0 and try contextSupports(detector, text, start, end, &scratch.token);
+    const supported = context_first or (detector.contextWordCount() != 0 and try contextSupports(detector, text, start, end, &scratch.token));
     if (supported) {
         result = @min(tables_module.score_scale, @max(result + detector.context_boost, detector.context_floor));
     } else if (pattern.requiresContext()) {
         return 0;
     }
     return @intCast(result);
+}
+
+/// True when one of `detector`'s context words occurs in `bytes`, in any case: a
+/// token can hold a word only then (words are lower case; tokens are lowered).
+pub fn wordOccurs(detector: *const Detector, bytes: []const u8) bool {
+    var word: u32 = 0;
+    while (word < detector.contextWordCount()) : (word += 1) {
+        if (occursIgnoringCase(bytes, detector.contextWord(word))) return true;
+    }
+    return false;
+}
+
+fn occursIgnoringCase(haystack: []const u8, needle: []const u8) bool {
+    if (needle.len == 0) return true;
+    if (needle.len > haystack.len) return false;
+    const first = std.ascii.toLower(needle[0]);
+    for (0..haystack.len - needle.len + 1) |at| {
+        if (std.ascii.toLower(haystack[at]) != first) continue;
+        if (std.ascii.eqlIgnoreCase(haystack[at..][0..needle.len], needle)) return true;
+    }
+    return false;
 }
 
 fn isLetter(byte: u8) bool {

@@ -46,25 +46,37 @@ pub const SharedPass = struct {
 /// Brings every sparse automaton still scanning to the end of the fed bytes.
 pub fn run(scanner: *Scanner, output: *Output) error{OutputFull}!void {
     const shared = &scanner.shared;
-    const tables = scanner.tables;
     // Automata that stopped at an event last chunk catch up on their own first.
     if (!shared.open) {
-        for (0..tables.scan_count) |index| {
-            if (!isScanningSparse(scanner, index) or scanner.positions[index] >= shared.cursor) continue;
+        var behind = scanningSparse(scanner);
+        while (behind != 0) : (behind &= behind - 1) {
+            const index: u32 = @ctz(behind);
+            if (scanner.positions[index] >= shared.cursor) continue;
             shared.idle[index] = false;
-            try scanner.runUntil(@intCast(index), shared.cursor, output);
+            try scanner.runUntil(index, shared.cursor, output);
+        }
+        // None left to step: the pass would only read the bytes to move its cursor.
+        if (scanningSparse(scanner) == 0) {
+            shared.cursor = @max(shared.cursor, scanner.text.end());
+            return;
         }
     }
     while (true) {
         if (!shared.open and !openBlock(scanner)) break;
-        for (0..tables.scan_count) |index| {
-            if (isScanningSparse(scanner, index)) try runBlock(scanner, @intCast(index), output);
+        var members = scanningSparse(scanner);
+        while (members != 0) : (members &= members - 1) {
+            const index: u32 = @ctz(members);
+            if (isScanningSparse(scanner, index)) try runBlock(scanner, index, output);
         }
         closeBlock(scanner);
     }
-    for (0..tables.scan_count) |index| {
-        if (isScanningSparse(scanner, index)) try scanner.finishAutomaton(@intCast(index), output);
-    }
+    var members = scanningSparse(scanner);
+    while (members != 0) : (members &= members - 1) try scanner.finishAutomaton(@ctz(members), output);
+}
+
+/// The sparse automata still scanning (bit per index).
+fn scanningSparse(scanner: *const Scanner) u64 {
+    return scanner.scanning & scanner.tables.sparse_mask;
 }
 
 fn isScanningSparse(scanner: *const Scanner, index: usize) bool {
@@ -90,16 +102,17 @@ fn openBlock(scanner: *Scanner) bool {
     const from: usize = @intCast(shared.cursor - segment.base);
     const limit = @min(segment.bytes.len, from + block_bytes_max);
     const bytes = segment.bytes[0..limit];
-    var scanning: u64 = 0;
-    for (0..tables.scan_count) |index| {
-        if (isScanningSparse(scanner, index)) scanning |= @as(u64, 1) << @intCast(index);
-        shared.stop_count[index] = 0;
-        shared.stop_next[index] = 0;
+    // Only these step through the block (`runBlock`), so only their stops are read.
+    const scanning = scanningSparse(scanner);
+    var members = scanning;
+    while (members != 0) : (members &= members - 1) {
+        shared.stop_count[@ctz(members)] = 0;
+        shared.stop_next[@ctz(members)] = 0;
     }
     var full: u64 = 0;
     var index = from;
     while (true) {
-        index = hot.skipRun(&tables.quiet, bytes, index);
+        index = tables.quiet.nextStop(bytes, index);
         if (index == bytes.len) break;
         const woken = tables.wake[bytes[index]] & scanning;
         if (woken & full != 0) break; // the block ends before this byte
@@ -177,8 +190,10 @@ fn closeBlock(scanner: *Scanner) void {
     if (shared.block_end > shared.block_start) {
         const segment = segmentAt(scanner, shared.block_start);
         const last = segment.bytes[@intCast(shared.block_end - 1 - segment.base)];
-        for (0..scanner.tables.scan_count) |index| {
-            if (!isScanningSparse(scanner, index) or !shared.idle[index]) continue;
+        var members = scanningSparse(scanner);
+        while (members != 0) : (members &= members - 1) {
+            const index = @ctz(members);
+            if (!shared.idle[index]) continue;
             if (scanner.positions[index] < shared.block_end) {
                 scanner.states[index] = scanner.tables.groups[index].automaton.start(automaton_module.byteContext(last));
                 scanner.positions[index] = shared.block_end;

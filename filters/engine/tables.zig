@@ -10,6 +10,8 @@ const bytes_le = @import("bytes_le.zig");
 const automaton_module = @import("automaton.zig");
 const validators = @import("validators.zig");
 const ScanGroup = @import("scan_group.zig").ScanGroup;
+const SkipSet = @import("skip_set.zig").SkipSet;
+const FusedSets = @import("fused_set.zig").FusedSets;
 
 pub const Automaton = automaton_module.Automaton;
 
@@ -114,6 +116,51 @@ pub const Detector = struct {
     }
 };
 
+const productive_states_max = 8192;
+/// A set of state indexes (methods take it by pointer: it is 1 KiB).
+const ProductiveSet = struct {
+    words: [productive_states_max / 64]u64 = [_]u64{0} ** (productive_states_max / 64),
+
+    fn isSet(self: *const ProductiveSet, index: u32) bool {
+        return (self.words[index >> 6] >> @intCast(index & 63)) & 1 != 0;
+    }
+
+    fn set(self: *ProductiveSet, index: u32) void {
+        self.words[index >> 6] |= @as(u64, 1) << @intCast(index & 63);
+    }
+};
+
+/// States (by index) from which some step, and maybe more, reaches a matching state.
+/// Sweeps over the states, alternately down and up (so chains numbered either way are
+/// found in few sweeps), until nothing changes.
+fn productiveStates(automaton: *const Automaton, productive: *ProductiveSet) void {
+    assert(automaton.state_count <= productive_states_max);
+    productive.* = .{};
+    var changed = true;
+    var sweeps: u32 = 0;
+    while (changed) : (sweeps += 1) {
+        assert(sweeps <= automaton.state_count + 1); // each sweep but the last adds a state
+        changed = false;
+        for (1..automaton.state_count) |step| {
+            const index: u32 = @intCast(if (sweeps % 2 == 0) automaton.state_count - step else step);
+            if (productive.isSet(index)) continue;
+            if (reachesProductive(automaton, index, productive)) {
+                productive.set(index);
+                changed = true;
+            }
+        }
+    }
+}
+
+fn reachesProductive(automaton: *const Automaton, index: u32, productive: *const ProductiveSet) bool {
+    const state = index * automaton.class_count;
+    for (0..automaton.class_count) |class| {
+        const next = automaton.step(state, @intCast(class));
+        if (automaton.isMatch(next) or productive.isSet(next / automaton.class_count)) return true;
+    }
+    return false;
+}
+
 pub const ByteSet = struct {
     bits: [4]u64 = .{ 0, 0, 0, 0 },
 
@@ -125,13 +172,29 @@ pub const ByteSet = struct {
         self.bits[byte >> 6] |= @as(u64, 1) << @intCast(byte & 63);
     }
 
-    /// Bytes some live state of `automaton` steps on to a live state.
-    fn liveBytes(automaton: *const Automaton) ByteSet {
+    /// Bytes that can lie inside a match of `automaton`: some state steps on them to a
+    /// state with a way on to a matching state. The byte after a match (read for the
+    /// match flag, which is set one byte late) leads only to a matching state with no way
+    /// on, so it is not one of them unless a match can also hold it. Automata too large
+    /// for the analysis get the bytes that step some live state to a live state.
+    fn innerBytes(automaton: *const Automaton) ByteSet {
         var live_classes = [_]bool{false} ** 256;
-        var state: u32 = automaton.class_count; // state 0 is dead
-        while (state < automaton.state_count * automaton.class_count) : (state += automaton.class_count) {
-            for (0..automaton.class_count - 1) |class| {
-                if (automaton.step(state, @intCast(class)) != 0) live_classes[class] = true;
+        if (automaton.state_count <= productive_states_max) {
+            var productive: ProductiveSet = undefined;
+            productiveStates(automaton, &productive);
+            var state: u32 = automaton.class_count; // state 0 is dead
+            while (state < automaton.state_count * automaton.class_count) : (state += automaton.class_count) {
+                for (0..automaton.class_count - 1) |class| {
+                    const next = automaton.step(state, @intCast(class)) / automaton.class_count;
+                    if (productive.isSet(next)) live_classes[class] = true;
+                }
+            }
+        } else {
+            var state: u32 = automaton.class_count;
+            while (state < automaton.state_count * automaton.class_count) : (state += automaton.class_count) {
+                for (0..automaton.class_count - 1) |class| {
+                    if (automaton.step(state, @intCast(class)) != 0) live_classes[class] = true;
+                }
             }
         }
         var set: ByteSet = .{};
@@ -160,9 +223,11 @@ pub const Tables = struct {
     /// when they wait in a start state; 0 for bytes the shared skip pass passes over.
     wake: [256]u64 = undefined,
     /// 1 for bytes no sparse scan automaton has to step on while it waits (`wake` is 0).
-    quiet: [256]u8 = undefined,
+    quiet: SkipSet = undefined,
     /// The sparse scan automata (bit per index).
     sparse_mask: u64 = 0,
+    /// The dense scan automata stepped together, a few to a loop.
+    fused: FusedSets = undefined,
     patterns: [limits.patterns_max]Pattern = undefined,
     /// Per pattern: the bytes its forward automaton can read without dying (a
     /// superset of the bytes any of its matches holds), to bound the rare path's probes.
@@ -190,6 +255,7 @@ pub const Tables = struct {
         self.pattern_count = 0;
         self.detector_count = 0;
         self.sparse_mask = 0;
+        self.fused.count = 0;
     }
 
     fn loadHeader(self: *Tables, blob: []const u8, where: *u32) LoadError!void {
@@ -233,12 +299,14 @@ pub const Tables = struct {
             self.groups[index] = ScanGroup.init(&self.automata[automaton_index], dense);
             if (self.groups[index].sparse()) {
                 self.sparse_mask |= @as(u64, 1) << @intCast(index);
-                for (&self.wake, self.groups[index].skip) |*mask, skip| {
+                for (&self.wake, self.groups[index].skip.table) |*mask, skip| {
                     if (skip == 0) mask.* |= @as(u64, 1) << @intCast(index);
                 }
             }
         }
-        for (&self.quiet, self.wake) |*quiet, mask| quiet.* = @intFromBool(mask == 0);
+        for (&self.quiet.table, self.wake) |*quiet, mask| quiet.* = @intFromBool(mask == 0);
+        self.quiet.init();
+        self.fused.init(self.groups[0..self.scan_count]);
         try self.loadDetectors(blob, strings, where);
         try self.loadPatterns(blob, where);
     }
@@ -265,7 +333,7 @@ pub const Tables = struct {
             if (pattern.min_length == 0 or pattern.min_length > pattern.max_length or
                 pattern.max_length > limits.match_bytes_max)
                 return error.BadLength;
-            self.match_bytes[index] = ByteSet.liveBytes(&self.automata[pattern.forward]);
+            self.match_bytes[index] = ByteSet.innerBytes(&self.automata[pattern.forward]);
             // The scanner reads this far behind and ahead of an event; the tables must keep it.
             const reach = @as(u64, pattern.max_length) + self.detectors[pattern.detector].context_bytes + 1;
             if (reach > self.history_bytes or reach > self.lookahead_bytes) return error.HistoryTooShort;

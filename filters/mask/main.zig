@@ -6,7 +6,6 @@
 
 const std = @import("std");
 const abi = @import("abi");
-const trust = @import("trust");
 const pipeline = @import("pipeline");
 const Stream = @import("stream.zig").Stream;
 
@@ -17,9 +16,6 @@ pub const module_name = "meshveil-mask";
 pub const stream_contexts_max: u32 = 512;
 /// Streams inside a masked body at once, per VM (see README "Memory").
 pub const slots_max: u16 = 8;
-
-pub const Pool = pipeline.slots.Pool(pipeline.body.Masker.slot_bytes, slots_max);
-pub const Reporter = pipeline.report.Reporter(module_name, "mask", false);
 
 /// Filter-wide counters, by name; ids are defined on first use.
 pub const Counter = enum {
@@ -37,30 +33,28 @@ pub const Counter = enum {
     }
 };
 
+/// The shared root state: verified config, body slots, reporter, counters.
+pub const Frame = pipeline.root.Root(.{
+    .module_name = module_name,
+    .filter = "mask",
+    .slot_bytes = pipeline.body.Masker.slot_bytes,
+    .slots_max = slots_max,
+    .Counter = Counter,
+    .masks = true,
+    .sends_events = false,
+});
+
 pub const RootContext = struct {
-    context_id: u32,
-    /// The verified configuration this plugin serves (see filters/trust/).
-    config: trust.Configured(module_name) = .{},
-    configs: pipeline.loaded.Configs = .{ .allocator = std.heap.wasm_allocator },
-    pool: Pool = .{},
+    frame: Frame,
     /// One masker for header values, used within a single callback.
     header_slot: ?[]align(16) u8 = null,
-    reporter: Reporter = .{},
-    counters: [@typeInfo(Counter).@"enum".fields.len]?u32 = .{null} ** @typeInfo(Counter).@"enum".fields.len,
 
     pub fn init(context_id: u32) RootContext {
-        return .{ .context_id = context_id };
+        return .{ .frame = Frame.init(context_id) };
     }
 
     pub fn onConfigure(self: *RootContext, configuration: []const u8) bool {
-        if (!self.config.apply(configuration)) return false;
-        const active = self.config.current() orelse return false;
-        const verified = pipeline.configure.Verified{ .bytes = active.bytes, .version = active.version, .generation = active.generation };
-        return pipeline.configure.install(module_name, true, &self.configs, verified);
-    }
-
-    pub fn count(self: *RootContext, counter: Counter, delta: u64) void {
-        pipeline.host_io.increment(&self.counters[@intFromEnum(counter)], counter.name(), delta);
+        return self.frame.configure(configuration);
     }
 
     /// The header masker's memory, taken from linear memory on first use.

@@ -1,4 +1,5 @@
-//! One HTTP exchange through meshveil-mask.
+//! One HTTP exchange through meshveil-mask: what it rewrites. The lifecycle (callbacks,
+//! route, buffer limit, report, refusal) is `pipeline.stream`'s.
 //!
 //! - Headers (each direction the route covers): header values, the query string of
 //!   `:path` and cookies are masked in place; the whole map is written back once when
@@ -29,7 +30,7 @@ const config = pipeline.config;
 const host_io = pipeline.host_io;
 const Masker = pipeline.body.Masker;
 const HeaderMasker = pipeline.body.HeaderMasker;
-const Message = pipeline.message.Message(Masker);
+const Message = Stream.Message;
 const Direction = config.Direction;
 const FixedOutput = masking.rewriter.FixedOutput;
 
@@ -49,241 +50,207 @@ const RoutePolicy = struct {
     }
 };
 
-pub const Stream = struct {
-    root: *main.RootContext,
-    exchange: pipeline.exchange.Exchange = .{},
-    messages: [2]Message = .{ .{}, .{} },
+pub const Stream = pipeline.stream.Stream(@This());
+pub const Root = main.RootContext;
+pub const Processor = Masker;
 
-    pub fn init(root: *main.RootContext, context_id: u32) Stream {
-        _ = context_id;
-        return .{ .root = root };
+// -- Headers ----------------------------------------------------------------------
+
+/// Inline: a one-line forward, not worth a function of its own in the module.
+pub inline fn headersUnreadable(stream: *Stream, direction: Direction) abi.Action {
+    return failed(stream, direction, error.HeadersUnreadable);
+}
+
+pub fn onHeaders(stream: *Stream, direction: Direction, view: header_map.View, end_of_stream: bool) abi.Action {
+    _ = end_of_stream;
+    const message = stream.message(direction);
+    if (!message.covered) return .@"continue";
+    maskHeaders(stream, direction, view) catch |err| return failed(stream, direction, err);
+    // While the headers can still change: a rewritten body's length is not known yet.
+    if (message.handling == .scan and message.plan.remove_content_length) {
+        host.removeHeader(host_io.headerMap(direction), "content-length") catch {};
     }
+    if (stream.unreadBody(direction, "passed unmasked")) |refused| return refused;
+    if (message.handling != .scan) finishReport(stream, direction);
+    return .@"continue";
+}
 
-    // -- Callbacks ----------------------------------------------------------------
-
-    pub fn onRequestHeaders(self: *Stream, headers_count: u32, end_of_stream: bool) abi.Action {
-        _ = headers_count;
-        if (!self.exchange.hold(&self.root.configs)) return .@"continue";
-        const view = host_io.readHeaders(.request) orelse return self.failed(.request, error.HeadersUnreadable);
-        const facts = host_io.HeaderFacts.of(view);
-        _ = self.exchange.begin(facts) orelse return .@"continue";
-        return self.onHeaders(.request, view, facts, end_of_stream);
-    }
-
-    pub fn onRequestBody(self: *Stream, body_size: usize, end_of_stream: bool) abi.Action {
-        return self.onBody(.request, body_size, end_of_stream);
-    }
-
-    pub fn onRequestTrailers(self: *Stream, trailers_count: u32) abi.Action {
-        _ = trailers_count;
-        return self.onTrailers(.request);
-    }
-
-    pub fn onResponseHeaders(self: *Stream, headers_count: u32, end_of_stream: bool) abi.Action {
-        _ = headers_count;
-        if (self.exchange.ended or self.exchange.route == null) return .@"continue";
-        const view = host_io.readHeaders(.response) orelse return self.failed(.response, error.HeadersUnreadable);
-        return self.onHeaders(.response, view, host_io.HeaderFacts.of(view), end_of_stream);
-    }
-
-    pub fn onResponseBody(self: *Stream, body_size: usize, end_of_stream: bool) abi.Action {
-        return self.onBody(.response, body_size, end_of_stream);
-    }
-
-    pub fn onResponseTrailers(self: *Stream, trailers_count: u32) abi.Action {
-        _ = trailers_count;
-        return self.onTrailers(.response);
-    }
-
-    pub fn onDelete(self: *Stream) void {
-        for (&self.messages) |*message| message.release(&self.root.pool);
-        self.exchange.end(&self.root.configs);
-    }
-
-    // -- Headers ------------------------------------------------------------------
-
-    fn onHeaders(self: *Stream, direction: Direction, view: header_map.View, facts: host_io.HeaderFacts, end_of_stream: bool) abi.Action {
-        const route = self.exchange.route.?;
-        const message = &self.messages[@intFromEnum(direction)];
-        message.begin(route, direction, facts.content_type, facts.content_encoding, facts.grpc_encoding, end_of_stream);
-        if (!message.covered) return .@"continue";
-        self.maskHeaders(direction, view) catch |err| return self.failed(direction, err);
-        switch (message.handling) {
-            .none => {},
-            .scan => if (message.plan.remove_content_length) {
-                host.removeHeader(host_io.headerMap(direction), "content-length") catch {};
-            },
-            .pass_and_alert => {
-                self.root.count(.passed_unscanned, 1);
-                host.logFmt(.warn, main.module_name ++ ": route {s} {s} body passed unmasked, as the policy allows (a coding or type no walker reads)", .{ route.name, @tagName(direction) });
-            },
-            .refuse => {
-                host.logFmt(.warn, main.module_name ++ ": route {s} {s} body refused: its content-encoding is not one the policy lets through", .{ route.name, @tagName(direction) });
-                return self.refuse(direction, .unscannable);
-            },
-        }
-        if (message.handling != .scan) self.finishReport(direction);
-        return .@"continue";
-    }
-
-    /// Masks header values, the query and cookies; writes the map back if any changed.
-    fn maskHeaders(self: *Stream, direction: Direction, view: header_map.View) !void {
-        if (view.count == 0) return;
-        const message = &self.messages[@intFromEnum(direction)];
-        const slot = self.root.headerSlot() orelse return error.OutOfMemory;
-        const pairs = host_io.scratch(view.count * @sizeOf(header_map.Pair)) orelse return error.OutOfMemory;
-        const rewritten: []header_map.Pair = @as([*]header_map.Pair, @ptrCast(@alignCast(pairs.ptr)))[0..view.count];
-        var policy = RoutePolicy{ .route = self.exchange.route.? };
-        var changed = false;
-        var iterator = view.iterator();
-        var index: usize = 0;
-        while (iterator.next()) |pair| : (index += 1) {
-            rewritten[index] = pair;
-            const kind = headerKind(pair.name) orelse continue;
-            const where: pipeline.tally.Where = switch (kind) {
-                .value => .header,
-                .query => .query,
-                .cookie, .set_cookie => .cookie,
-            };
-            const out_buffer = host_io.scratch(pair.value.len + header_growth_bytes) orelse return error.OutOfMemory;
-            var out = FixedOutput{ .buffer = out_buffer };
-            var scanner = self.exchange.scanner(&message.tally, where);
-            const masker = HeaderMasker.build(slot, kind, pair.name);
-            if (!try masker.mask(pair.value, &scanner, &policy, &out)) continue;
-            const stats = masker.stats();
-            self.countStats(stats);
-            if (stats.unmasked > 0) return error.ValueAlreadySent;
-            rewritten[index].value = out.written();
-            changed = true;
-        }
-        if (!changed) return;
-        const serialized = host_io.scratch(header_map.serializedSize(rewritten)) orelse return error.OutOfMemory;
-        try host.setHeaderMap(host_io.headerMap(direction), try header_map.serialize(rewritten, serialized));
-    }
-
-    // -- Bodies -------------------------------------------------------------------
-
-    fn onBody(self: *Stream, direction: Direction, body_size: usize, end_of_stream: bool) abi.Action {
-        if (self.exchange.ended) return .@"continue";
-        const message = &self.messages[@intFromEnum(direction)];
-        if (!message.scanning()) return .@"continue";
-        const route = self.exchange.route.?;
-        if (message.buffering and !end_of_stream) {
-            switch (pipeline.message.onBuffered(route, body_size)) {
-                // Envoy holds it; it is masked whole at its end.
-                .keep_buffering => return .pause,
-                .block => {
-                    host.logFmt(.warn, main.module_name ++ ": route {s} {s} body over the {d}-byte buffer limit: refused", .{ route.name, @tagName(direction), route.body.max_buffer_bytes });
-                    return self.refuse(direction, .too_large);
-                },
-                .switch_to_streaming => {
-                    host.logFmt(.warn, main.module_name ++ ": route {s} {s} body over the {d}-byte buffer limit: masked as it streams; fields to drop may pass masked in place", .{ route.name, @tagName(direction), route.body.max_buffer_bytes });
-                    message.buffering = false;
-                },
-            }
-        }
-        self.maskChunk(direction, body_size, end_of_stream) catch |err| return self.failed(direction, err);
-        if (end_of_stream) self.finishReport(direction);
-        return .@"continue";
-    }
-
-    /// Masks the body buffer as it is now (one chunk streaming, the whole body when
-    /// buffered) and writes the result over it.
-    fn maskChunk(self: *Stream, direction: Direction, body_size: usize, end_of_stream: bool) !void {
-        const message = &self.messages[@intFromEnum(direction)];
-        const chunk = try host_io.readBody(direction, 0, body_size);
-        const masker = message.processorIn(&self.root.pool, std.heap.wasm_allocator) orelse {
-            self.root.count(.slots_exhausted, 1);
-            return error.NoFreeSlot;
+/// Masks header values, the query and cookies; writes the map back if any changed.
+fn maskHeaders(stream: *Stream, direction: Direction, view: header_map.View) !void {
+    if (view.count == 0) return;
+    const message = stream.message(direction);
+    const slot = stream.root.headerSlot() orelse return error.OutOfMemory;
+    const pairs = host_io.scratch(view.count * @sizeOf(header_map.Pair)) orelse return error.OutOfMemory;
+    const rewritten: []header_map.Pair = @as([*]header_map.Pair, @ptrCast(@alignCast(pairs.ptr)))[0..view.count];
+    var policy = RoutePolicy{ .route = stream.exchange.route.? };
+    var changed = false;
+    var iterator = view.iterator();
+    var index: usize = 0;
+    while (iterator.next()) |pair| : (index += 1) {
+        rewritten[index] = pair;
+        const kind = headerKind(pair.name) orelse continue;
+        const where: pipeline.tally.Where = switch (kind) {
+            .value => .header,
+            .query => .query,
+            .cookie, .set_cookie => .cookie,
         };
-        const staging = host_io.scratch(staging_bytes) orelse return error.OutOfMemory;
-        var writer = host_io.BodyWriter{ .buffer = host_io.bodyBuffer(direction), .original_len = body_size, .staging = staging };
-        var scanner = self.exchange.scanner(&message.tally, .body);
-        var policy = RoutePolicy{ .route = self.exchange.route.? };
-        const result = masker.feed(chunk, &scanner, &policy, &writer) catch |err| {
-            // Fail open: what was not sent yet goes on as it came.
-            if (self.exchange.failure() == .fail_open) {
-                if (masker.unsent()) |parts| for (parts) |part| try writer.write(part);
-                try writer.finish();
-            }
-            return err;
-        };
-        var rewritten = result == .rewritten;
-        if (end_of_stream) {
-            var late = LateWriter{ .writer = &writer, .chunk = if (rewritten) null else chunk };
-            try masker.finish(&scanner, &policy, &late);
-            rewritten = rewritten or late.wrote;
-        }
-        if (rewritten) try writer.finish();
+        const out_buffer = host_io.scratch(pair.value.len + header_growth_bytes) orelse return error.OutOfMemory;
+        var out = FixedOutput{ .buffer = out_buffer };
+        var scanner = stream.exchange.scanner(&message.tally, where);
+        const masker = HeaderMasker.build(slot, kind, pair.name);
+        if (!try masker.mask(pair.value, &scanner, &policy, &out)) continue;
         const stats = masker.stats();
-        if (stats.unmasked > message.unmasked_reported) {
-            message.unmasked_reported = stats.unmasked;
-            return error.ValueAlreadySent;
+        countStats(stream, stats);
+        if (stats.unmasked > 0) return error.ValueAlreadySent;
+        rewritten[index].value = out.written();
+        changed = true;
+    }
+    if (!changed) return;
+    const serialized = host_io.scratch(header_map.serializedSize(rewritten)) orelse return error.OutOfMemory;
+    try host.setHeaderMap(host_io.headerMap(direction), try header_map.serialize(rewritten, serialized));
+}
+
+// -- Bodies -----------------------------------------------------------------------
+
+pub fn onBody(stream: *Stream, direction: Direction, body_size: usize, end_of_stream: bool) abi.Action {
+    if (stream.exchange.ended) return .@"continue";
+    const message = stream.message(direction);
+    if (!message.scanning()) return .@"continue";
+    if (message.buffering and !end_of_stream) {
+        switch (stream.buffering(direction, body_size, "masked as it streams; fields to drop may pass masked in place")) {
+            // Envoy holds it; it is masked whole at its end.
+            .keep_buffering => return .pause,
+            .refuse => return stream.refuse(direction, .too_large),
+            .stream => {},
         }
     }
+    maskChunk(stream, direction, body_size, end_of_stream) catch |err| return failed(stream, direction, err);
+    if (end_of_stream) finishReport(stream, direction);
+    return .@"continue";
+}
 
-    fn onTrailers(self: *Stream, direction: Direction) abi.Action {
-        if (self.exchange.ended) return .@"continue";
-        const message = &self.messages[@intFromEnum(direction)];
-        if (!message.scanning()) return .@"continue";
-        // Trailers end the body, but it can no longer be written: the masker must be
-        // holding nothing back (gRPC holds only unfinished frames, which would be an error).
-        const masker = message.processor orelse {
-            self.finishReport(direction);
-            return .@"continue";
+/// Masks the body buffer as it is now (one chunk streaming, the whole body when
+/// buffered) and writes the result over it.
+fn maskChunk(stream: *Stream, direction: Direction, body_size: usize, end_of_stream: bool) !void {
+    const message = stream.message(direction);
+    const chunk = try host_io.readBody(direction, 0, body_size);
+    const masker = try stream.processor(direction);
+    const staging = host_io.scratch(staging_bytes) orelse return error.OutOfMemory;
+    var writer = host_io.BodyWriter{ .buffer = host_io.bodyBuffer(direction), .original_len = body_size, .staging = staging };
+    var scanner = stream.exchange.scanner(&message.tally, .body);
+    var policy = RoutePolicy{ .route = stream.exchange.route.? };
+    const result = masker.feed(chunk, &scanner, &policy, &writer) catch |err| blk: {
+        if (stream.exchange.failure() != .fail_open) return err;
+        if (!continuesUnscanned(stream, direction, message, masker, &writer, err)) {
+            try resumeAsItCame(message, masker, chunk, &writer, &writer);
+            return err;
+        }
+        try masker.continueUnscanned(&scanner, &policy, &writer);
+        break :blk .rewritten;
+    };
+    var rewritten = result == .rewritten;
+    if (end_of_stream) {
+        var late = LateWriter{ .writer = &writer, .chunk = if (rewritten) null else chunk };
+        masker.finish(&scanner, &policy, &late) catch |err| {
+            if (stream.exchange.failure() != .fail_open) return err;
+            // A chunk that passed unchanged goes out first, then what was held.
+            try late.write("");
+            if (!continuesUnscanned(stream, direction, message, masker, &writer, err)) {
+                try resumeAsItCame(message, masker, chunk, &writer, &late);
+                return err;
+            }
+            try masker.continueUnscanned(&scanner, &policy, &late);
+            try masker.finish(&scanner, &policy, &late);
         };
-        var scanner = self.exchange.scanner(&message.tally, .body);
-        var policy = RoutePolicy{ .route = self.exchange.route.? };
-        var refused = RefusingOutput{};
-        masker.finish(&scanner, &policy, &refused) catch |err| return self.failed(direction, err);
-        if (refused.wrote) return self.failed(direction, error.TailAfterBody);
-        self.finishReport(direction);
+        rewritten = rewritten or late.wrote;
+    }
+    if (rewritten) try writer.finish();
+    message.passed_some = true;
+    const stats = masker.stats();
+    if (stats.unmasked > message.unmasked_reported) {
+        message.unmasked_reported = stats.unmasked;
+        return error.ValueAlreadySent;
+    }
+}
+
+/// Fail open for a gzip body whose re-encoded start already went on (raw bytes
+/// cannot follow it) and whose decoding is sound: the rest is decoded and
+/// re-encoded unscanned, the message stays open, and this warns once.
+fn continuesUnscanned(stream: *Stream, direction: Direction, message: *const Message, masker: Masker, writer: *const host_io.BodyWriter, err: anyerror) bool {
+    if (!masker.canContinueUnscanned()) return false;
+    if (!message.passed_some and !writer.started) return false; // the body can still pass whole, as it came
+    stream.root.frame.count(.unscannable, 1);
+    host.logFmt(.warn, main.module_name ++ ": route {s} {s} could not be masked ({s}); the policy fails open: the rest passes unscanned, decoded and re-encoded", .{ stream.exchange.route.?.name, @tagName(direction), @errorName(err) });
+    return true;
+}
+
+pub fn onTrailers(stream: *Stream, direction: Direction) abi.Action {
+    if (stream.exchange.ended) return .@"continue";
+    const message = stream.message(direction);
+    if (!message.scanning()) return .@"continue";
+    // Trailers end the body, but it can no longer be written: the masker must be
+    // holding nothing back (gRPC holds only unfinished frames, which would be an error).
+    const masker = message.processor orelse {
+        finishReport(stream, direction);
+        return .@"continue";
+    };
+    var scanner = stream.exchange.scanner(&message.tally, .body);
+    var policy = RoutePolicy{ .route = stream.exchange.route.? };
+    var refused = RefusingOutput{};
+    masker.finish(&scanner, &policy, &refused) catch |err| return failed(stream, direction, err);
+    if (refused.wrote) return failed(stream, direction, error.TailAfterBody);
+    finishReport(stream, direction);
+    return .@"continue";
+}
+
+// -- Ends -------------------------------------------------------------------------
+
+/// The message is done: counters, the log line, the slot back to the pool.
+fn finishReport(stream: *Stream, direction: Direction) void {
+    if (stream.message(direction).processor) |masker| countStats(stream, masker.stats());
+    stream.report(direction, false);
+}
+
+fn countStats(stream: *Stream, stats: masking.stream_masker.Stats) void {
+    stream.root.frame.count(.masked, stats.masked);
+    stream.root.frame.count(.dropped, stats.dropped);
+    stream.root.frame.count(.unmasked, stats.unmasked);
+}
+
+/// The policy's failure mode for a message that cannot be masked.
+fn failed(stream: *Stream, direction: Direction, err: anyerror) abi.Action {
+    const route_name = if (stream.exchange.route) |route| route.name else "-";
+    stream.root.frame.count(.unscannable, 1);
+    stream.message(direction).close(&stream.root.frame.pool);
+    if (err == error.NotResumable) {
+        host.logFmt(.warn, main.module_name ++ ": route {s} {s} could not be masked, and its rewritten start cannot be continued as it came: fails closed", .{ route_name, @tagName(direction) });
+        return stream.refuse(direction, .unscannable);
+    }
+    if (stream.exchange.loaded == null or stream.exchange.failure() == .fail_open) {
+        host.logFmt(.warn, main.module_name ++ ": route {s} {s} could not be masked ({s}); the policy fails open: the rest passes as it came", .{ route_name, @tagName(direction), @errorName(err) });
         return .@"continue";
     }
+    host.logFmt(.warn, main.module_name ++ ": route {s} {s} could not be masked ({s}); the policy fails closed", .{ route_name, @tagName(direction), @errorName(err) });
+    return stream.refuse(direction, .unscannable);
+}
 
-    // -- Ends ---------------------------------------------------------------------
-
-    /// The message is done: counters, the log line, the slot back to the pool.
-    fn finishReport(self: *Stream, direction: Direction) void {
-        const message = &self.messages[@intFromEnum(direction)];
-        if (message.processor) |masker| self.countStats(masker.stats());
-        message.close(&self.root.pool);
-        self.root.reporter.message(.{
-            .loaded = self.exchange.loaded.?,
-            .route = self.exchange.route.?,
-            .direction = direction,
-            .request_id = self.exchange.requestId(),
-            .method = self.exchange.methodName(),
-            .enforced = false,
-        }, &message.tally);
-    }
-
-    fn countStats(self: *Stream, stats: masking.stream_masker.Stats) void {
-        self.root.count(.masked, stats.masked);
-        self.root.count(.dropped, stats.dropped);
-        self.root.count(.unmasked, stats.unmasked);
-    }
-
-    /// The policy's failure mode for a message that cannot be masked.
-    fn failed(self: *Stream, direction: Direction, err: anyerror) abi.Action {
-        const message = &self.messages[@intFromEnum(direction)];
-        const route_name = if (self.exchange.route) |route| route.name else "-";
-        self.root.count(.unscannable, 1);
-        message.close(&self.root.pool);
-        if (self.exchange.loaded == null or self.exchange.failure() == .fail_open) {
-            host.logFmt(.warn, main.module_name ++ ": route {s} {s} could not be masked ({s}); the policy fails open: the rest passes as it came", .{ route_name, @tagName(direction), @errorName(err) });
-            return .@"continue";
-        }
-        host.logFmt(.warn, main.module_name ++ ": route {s} {s} could not be masked ({s}); the policy fails closed", .{ route_name, @tagName(direction), @errorName(err) });
-        return self.refuse(direction, .unscannable);
-    }
-
-    fn refuse(self: *Stream, direction: Direction, refusal: host_io.Refusal) abi.Action {
-        self.exchange.refuse(main.module_name, direction, refusal);
-        for (&self.messages) |*message| message.close(&self.root.pool);
-        return .pause;
-    }
-};
+/// Fail open after `feed` or `finish` failed: the bytes not yet passed on go on as they
+/// came, so the rest of the body (later chunks pass untouched) arrives intact from
+/// where masking stopped: the held-back tail and the rest of the chunk, for gRPC from
+/// the frame that failed on, so framing stays whole. A re-encoded (gzip) body can
+/// only be given up whole: before any of it went on, the chunk (the whole body when
+/// buffered) passes as it came; after, raw bytes would corrupt what the client has,
+/// so `error.NotResumable` makes it fail closed. `out` writes after what the
+/// chunk's processing wrote (the writer itself, or the late writer at the end).
+fn resumeAsItCame(message: *const Message, masker: Masker, chunk: []const u8, writer: *host_io.BodyWriter, out: anytype) !void {
+    if (masker.unsent()) |parts| {
+        for (parts) |part| if (part.len > 0) try out.write(part);
+    } else if (!message.passed_some and !writer.started) {
+        writer.discard();
+        try writer.write(chunk);
+    } else return error.NotResumable;
+    try writer.finish();
+}
 
 fn headerKind(name: []const u8) ?HeaderMasker.Kind {
     if (std.mem.eql(u8, name, ":path")) return .query;

@@ -29,6 +29,14 @@ pub fn DecodedBodyMasker(comptime Inner: type, comptime strategy: gzip_encoder.S
         reencode: bool,
         encoder: Encoder = .{},
         decoded: [decoded_slice_bytes]u8 = undefined,
+        /// The inner masker failed (the decoded body did not parse, or its tail
+        /// overflowed); the decoder and encoder are still sound.
+        inner_failed: bool = false,
+        /// After a fail-open resumption: decoded bytes go to the encoder unscanned.
+        passthrough: bool = false,
+        /// Input of the failed `feed` not yet decoded; valid until that callback returns.
+        pending_input: []const u8 = "",
+        inflate_finished: bool = false,
 
         /// Sets up in place, field by field: the struct is too large to build
         /// on a 256 KiB wasm stack, and the encoder points into it.
@@ -37,6 +45,10 @@ pub fn DecodedBodyMasker(comptime Inner: type, comptime strategy: gzip_encoder.S
             self.inner = inner;
             self.reencode = reencode;
             self.encoder = .{};
+            self.inner_failed = false;
+            self.passthrough = false;
+            self.pending_input = "";
+            self.inflate_finished = false;
         }
 
         pub fn feed(self: *Self, chunk: []const u8, scanner: anytype, policy: anytype, out: anytype) !void {
@@ -46,18 +58,50 @@ pub fn DecodedBodyMasker(comptime Inner: type, comptime strategy: gzip_encoder.S
             while (true) {
                 const progress = try self.inflate.decode(input, &self.decoded);
                 input = input[progress.consumed..];
-                if (progress.produced > 0) try self.maskDecoded(self.decoded[0..progress.produced], scanner, policy, out);
+                if (progress.produced > 0) {
+                    const decoded = self.decoded[0..progress.produced];
+                    if (self.passthrough) {
+                        var sink = Onward(@TypeOf(out)){ .encoder = &self.encoder, .out = out, .reencode = self.reencode };
+                        try sink.write(decoded);
+                    } else {
+                        self.maskDecoded(decoded, scanner, policy, out) catch |err| {
+                            self.inner_failed = true;
+                            self.pending_input = input;
+                            return err;
+                        };
+                    }
+                }
                 if (progress.consumed == 0 and progress.produced == 0) break;
             }
             assert(input.len == 0 or self.inflate.atEnd());
         }
 
-        pub fn finish(self: *Self, scanner: anytype, policy: anytype, out: anytype) !void {
-            try self.inflate.finish();
-            if (self.reencode and !self.encoder.started) try self.encoder.start(out);
+        /// Fail open after the inner masker failed: what it held back and had not
+        /// read yet (`unsent`) goes to the encoder as it was decoded, the rest of
+        /// the failed chunk follows, and from here on the body is decoded and
+        /// re-encoded unscanned, so the client still gets one valid stream.
+        pub fn continueUnscanned(self: *Self, unsent: [3][]const u8, scanner: anytype, policy: anytype, out: anytype) !void {
+            assert(self.inner_failed and !self.passthrough);
+            self.passthrough = true;
             var sink = Onward(@TypeOf(out)){ .encoder = &self.encoder, .out = out, .reencode = self.reencode };
-            const result = try self.inner.finish(scanner, policy, &sink);
-            assert(result == .unchanged or result == .rewritten);
+            for (unsent) |part| if (part.len > 0) try sink.write(part);
+            const rest = self.pending_input;
+            self.pending_input = "";
+            if (rest.len > 0) try self.feed(rest, scanner, policy, out);
+        }
+
+        pub fn finish(self: *Self, scanner: anytype, policy: anytype, out: anytype) !void {
+            if (!self.inflate_finished) try self.inflate.finish();
+            self.inflate_finished = true;
+            if (self.reencode and !self.encoder.started) try self.encoder.start(out);
+            if (!self.passthrough) {
+                var sink = Onward(@TypeOf(out)){ .encoder = &self.encoder, .out = out, .reencode = self.reencode };
+                const result = self.inner.finish(scanner, policy, &sink) catch |err| {
+                    self.inner_failed = true;
+                    return err;
+                };
+                assert(result == .unchanged or result == .rewritten);
+            }
             if (self.reencode) try self.encoder.finish(out);
         }
 

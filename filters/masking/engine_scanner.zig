@@ -9,6 +9,13 @@
 //! SSN context, the same digits under "id" are not. A match that starts in
 //! that prefix is cut to the value; one wholly inside it is not reported.
 //!
+//! A piece whose text the prefilter (prefilter.zig) rules out for every scan
+//! automaton (too short, or without a byte every match needs) holds no finding
+//! and is not handed to the engine; otherwise the engine steps only the automata
+//! not ruled out (`Scanner.startWhole` sets up just those). For an automaton no
+//! match of which can span the separator, the value alone decides, so the
+//! separator's ':' does not wake the IP/date automaton for every keyed value.
+//!
 //! Findings are collected whole per piece and sorted by start (the engine
 //! reports them automaton by automaton). A piece with more than
 //! `piece_findings_max` findings keeps the first ones and counts the piece in
@@ -20,9 +27,11 @@ const engine = @import("engine");
 const walkers = @import("walkers");
 const walker = walkers.walker;
 const Finding = @import("stream_masker.zig").Finding;
+const prefilter_module = @import("prefilter.zig");
+const Prefilter = prefilter_module.Prefilter;
 
 pub const piece_findings_max: u32 = 256;
-const separator = ": ";
+const separator = prefilter_module.key_separator;
 
 pub const EngineScanner = struct {
     tables: *const engine.Tables,
@@ -34,6 +43,8 @@ pub const EngineScanner = struct {
     text: [walker.context_key_bytes_max + separator.len + walker.piece_bytes_max]u8 = undefined,
     /// Pieces with more findings than `piece_findings_max`.
     overflowed: u32 = 0,
+    /// Built for `tables` by the owner; without one every piece is scanned.
+    prefilter: ?*const Prefilter = null,
 
     pub fn init(tables: *const engine.Tables, engine_scanner: *engine.Scanner) EngineScanner {
         return .{ .tables = tables, .engine_scanner = engine_scanner };
@@ -67,12 +78,16 @@ pub const EngineScanner = struct {
             }
         }
         self.prefix_len = @intCast(len);
+        self.found_len = 0;
+        var candidates: u64 = std.math.maxInt(u64);
+        if (self.prefilter) |prefilter| {
+            candidates = prefilter.possibleKeyed(self.text[0..len], value.bytes);
+            if (candidates == 0) return;
+        }
         @memcpy(self.text[len .. len + value.bytes.len], value.bytes);
         len += value.bytes.len;
 
-        self.engine_scanner.init(self.tables);
-        self.engine_scanner.feed(self.text[0..len], true);
-        self.found_len = 0;
+        self.engine_scanner.startWhole(self.tables, self.text[0..len], candidates);
         var kept: u32 = 0;
         // Each batch fills the room left or ends the scan; when the room is gone
         // the rest are drained into a scratch batch and counted, not kept.
@@ -125,7 +140,7 @@ const FixturePolicy = struct {
     }
 };
 
-fn maskWithEngine(body: []const u8, out: *FixedOutput) !stream_masker.Stats {
+fn maskWithEngine(body: []const u8, out: *FixedOutput, filtered: bool) !stream_masker.Stats {
     const tables = try testing.allocator.create(engine.Tables);
     defer testing.allocator.destroy(tables);
     var where: u32 = 0;
@@ -134,7 +149,11 @@ fn maskWithEngine(body: []const u8, out: *FixedOutput) !stream_masker.Stats {
     defer testing.allocator.destroy(engine_scanner);
     const scanner = try testing.allocator.create(EngineScanner);
     defer testing.allocator.destroy(scanner);
+    const prefilter = try testing.allocator.create(Prefilter);
+    defer testing.allocator.destroy(prefilter);
+    try prefilter.init(tables, testing.allocator);
     scanner.* = EngineScanner.init(tables, engine_scanner);
+    if (filtered) scanner.prefilter = prefilter;
     const Masker = stream_masker.StreamMasker(walkers.json.JsonWalker);
     const masker = try testing.allocator.create(Masker);
     defer testing.allocator.destroy(masker);
@@ -154,13 +173,16 @@ test "the engine finds and the masker masks, with key names as context" {
         \\{"card": "4111 1111 1111 1111", "ssn": "536221234", "id": "536221234",
         \\ "contact": {"email": "jane.doe@example.com"}, "note": "SSN: 536-22-1234"}
     ;
-    var buffer: [1024]u8 = undefined;
-    var out = FixedOutput{ .buffer = &buffer };
-    const stats = try maskWithEngine(body, &out);
     const expected =
         \\{"card": "**** **** **** 1111", "ssn": "[REDACTED]", "id": "536221234",
         \\ "contact": {"email": "[REDACTED]"}, "note": "SSN: [REDACTED]"}
     ;
-    try testing.expectEqualStrings(expected, out.written());
-    try testing.expectEqual(@as(u32, 4), stats.masked);
+    // The prefilter only spares the engine pieces without findings.
+    for ([_]bool{ false, true }) |filtered| {
+        var buffer: [1024]u8 = undefined;
+        var out = FixedOutput{ .buffer = &buffer };
+        const stats = try maskWithEngine(body, &out, filtered);
+        try testing.expectEqualStrings(expected, out.written());
+        try testing.expectEqual(@as(u32, 4), stats.masked);
+    }
 }

@@ -57,6 +57,12 @@ pub const GrpcMasker = struct {
     out_started: bool = false,
     /// Absolute offset from which in-place, unchanged frames are not yet written.
     pending_from: u64 = 0,
+    /// Absolute offset up to which the input has gone out (written, or part of a
+    /// chunk reported unchanged): a fail-open resumption passes the raw bytes from here.
+    emitted: u64 = 0,
+    /// A frame is being written: a failure now leaves half a frame out, so the
+    /// body cannot be resumed.
+    emitting: bool = false,
     /// The string field the last leaf node was recorded for.
     last_leaf_tag: ?u64 = null,
 
@@ -76,14 +82,40 @@ pub const GrpcMasker = struct {
         self.chunk_start = self.framer.position;
         self.out_started = false;
         self.pending_from = self.chunk_start;
+        self.emitted = self.framer.holdFrom();
+        self.emitting = false;
         const partial_at_start = self.framer.prefix_len > 0;
         var handler = Handler(@TypeOf(scanner), @TypeOf(policy), @TypeOf(out)){ .masker = self, .scanner = scanner, .policy = policy, .out = out };
         try self.framer.feed(chunk, &handler);
         const chunk_end = self.chunk_start + chunk.len;
         const hold = self.framer.holdFrom();
-        if (!self.out_started and !partial_at_start and hold == chunk_end) return .unchanged;
+        if (!self.out_started and !partial_at_start and hold == chunk_end) {
+            self.emitted = chunk_end;
+            return .unchanged;
+        }
         if (!self.out_started and hold > self.pending_from) try out.write(self.chunkBytes(self.pending_from, hold));
+        self.emitted = hold;
         return .rewritten;
+    }
+
+    /// After a failed `feed`: the raw bytes not yet passed on, in order (the held
+    /// frame's prefix and message bytes from earlier chunks, then the chunk from
+    /// there), so a fail-open policy passes the rest of the body as it came,
+    /// starting on a frame boundary; null when half a frame is already out.
+    pub fn unsent(self: *const GrpcMasker) ?[3][]const u8 {
+        if (self.emitting) return null;
+        const chunk_end = self.chunk_start + self.chunk.len;
+        assert(self.emitted <= chunk_end);
+        var parts: [3][]const u8 = .{ "", "", "" };
+        if (self.emitted < self.chunk_start) {
+            // Held bytes of the frame begun before this chunk: prefix, then message.
+            const held: usize = @intCast(self.chunk_start - self.emitted);
+            assert(held <= grpc.prefix_bytes + self.framer.storage.len);
+            parts[0] = self.framer.prefix[0..@min(held, grpc.prefix_bytes)];
+            if (held > grpc.prefix_bytes) parts[1] = self.framer.storage[0 .. held - grpc.prefix_bytes];
+        }
+        parts[2] = self.chunkBytes(@max(self.emitted, self.chunk_start), chunk_end);
+        return parts;
     }
 
     /// End of stream: a frame cut short is refused.
@@ -117,8 +149,13 @@ pub const GrpcMasker = struct {
                     return err;
                 };
                 const changed = masker.edits.len > 0;
+                masker.emitting = true;
                 if (in_place and !changed) {
-                    if (masker.out_started) try handler.out.write(masker.chunkBytes(frame.start, frame_end));
+                    if (masker.out_started) {
+                        try handler.out.write(masker.chunkBytes(frame.start, frame_end));
+                        masker.emitted = frame_end;
+                    }
+                    masker.emitting = false;
                     return;
                 }
                 if (!masker.out_started) {
@@ -133,6 +170,8 @@ pub const GrpcMasker = struct {
                     try handler.out.write(frame.message);
                 }
                 masker.pending_from = @max(masker.pending_from, frame_end);
+                masker.emitted = frame_end;
+                masker.emitting = false;
             }
         };
     }

@@ -14,6 +14,7 @@ pub const decoded_body = @import("decoded_body.zig");
 pub const grpc_masker = @import("grpc_masker.zig");
 pub const body_plan = @import("body_plan.zig");
 pub const engine_scanner = @import("engine_scanner.zig");
+pub const prefilter = @import("prefilter.zig");
 /// A stand-in scanner and policy for tests and the harness's walker probe
 /// (filters/testdata); the filters never use it.
 pub const test_support = @import("test_support.zig");
@@ -30,5 +31,6 @@ test {
     _ = grpc_masker;
     _ = body_plan;
     _ = engine_scanner;
+    _ = prefilter;
     _ = @import("stream_masker_test.zig");
 }

@@ -90,6 +90,20 @@ pub const Rewriter = struct {
         return @max(self.tail_start, self.edits[self.edits_len - 1].end);
     }
 
+    /// True when raw `[from, to)` lies wholly inside edits not yet passed on (an
+    /// earlier finding's that overlapped it).
+    pub fn covers(self: *const Rewriter, from: u64, to: u64) bool {
+        if (from < self.tail_start) return false;
+        var at = from;
+        for (self.edits[0..self.edits_len]) |edit| {
+            if (at >= to) break;
+            if (edit.end <= at) continue;
+            if (edit.start > at) return false;
+            at = edit.end;
+        }
+        return at >= to;
+    }
+
     /// True when edit space is low enough that the sink should flush first.
     pub fn needsFlush(self: *const Rewriter) bool {
         return self.edits_len + edits_reserve > edits_max or

@@ -163,6 +163,10 @@ pub fn StreamMasker(comptime Walker: type) type {
         /// Rewrites the raw bytes of one finding; the part of it an earlier
         /// edit already covers is left to that edit.
         fn maskSpan(self: *Self, value: *const walker.Value, finding: Finding, action: actions.Action) !void {
+            if (value.joined) {
+                const decoded = actions.apply(action, value.bytes[finding.start..finding.end], &self.scratch);
+                return self.maskJoined(value, finding.start, finding.end, decoded);
+            }
             const editable = self.rewriter.editableFrom();
             var start = finding.start;
             if (value.raw.rawStartOf(start) < editable) {
@@ -180,6 +184,57 @@ pub fn StreamMasker(comptime Walker: type) type {
                 else => return err,
             };
             self.stats.masked += 1;
+        }
+
+        /// A finding in a value joined from several SSE events: one edit per
+        /// event's part, so the framing between them stays. A replacement as
+        /// long as the value (partial, format-preserving) is cut where the
+        /// value is, so each part keeps its length; any other (a placeholder,
+        /// a token) goes whole into the first part and the later parts are
+        /// emptied. Cutting inside a UTF-8 character would leave invalid text
+        /// in an event, so such a replacement also goes whole into the first.
+        /// A part behind an edit already made is fine when earlier edits (an
+        /// overlapping finding's) cover it; otherwise (another value's edit in
+        /// the gap came first, or the bytes have gone) it counts as unmasked.
+        fn maskJoined(self: *Self, value: *const walker.Value, start: u32, end: u32, decoded: []const u8) !void {
+            const split = decoded.len == end - start and cutsOnCharacters(value.raw, start, end, decoded);
+            var part_start = start;
+            var unmasked = false;
+            // Each turn moves past one gap, so this ends.
+            while (part_start < end) {
+                const part_end = value.raw.gapInside(part_start, end) orelse end;
+                assert(part_end > part_start);
+                defer part_start = part_end;
+                var from = part_start;
+                const editable = self.rewriter.editableFrom();
+                if (value.raw.rawStartOf(from) < editable) {
+                    const behind_end = @min(editable, value.raw.rawEndOf(part_end));
+                    if (!self.rewriter.covers(value.raw.rawStartOf(from), behind_end)) {
+                        unmasked = true;
+                        continue;
+                    }
+                    from = value.raw.decodedAtOrAfter(editable, part_end);
+                    if (from >= part_end) continue;
+                }
+                const replacement = if (split)
+                    decoded[from - start .. part_end - start]
+                else if (part_start == start) decoded else decoded[0..0];
+                const encoded = try encode.encode(value.encoding, replacement, self.rewriter.replacementSpace());
+                self.rewriter.addEdit(value.raw.rawStartOf(from), value.raw.rawEndOf(part_end), encoded.len) catch |err| switch (err) {
+                    error.AlreadyEmitted => unmasked = true,
+                    else => return err,
+                };
+            }
+            if (unmasked) self.stats.unmasked += 1 else self.stats.masked += 1;
+        }
+
+        /// True when every gap in `(start, end)` falls on a character start of `decoded`.
+        fn cutsOnCharacters(raw: walker.RawMap, start: u32, end: u32, decoded: []const u8) bool {
+            var at = start;
+            while (raw.gapInside(at, end)) |gap| : (at = gap) {
+                if ((decoded[gap - start] & 0xC0) == 0x80) return false;
+            }
+            return true;
         }
 
         /// A number is rewritten as a whole token, so a replacement that is

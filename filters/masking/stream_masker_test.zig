@@ -315,3 +315,66 @@ test "object keys are scanned and masked like values" {
     try maskWhole("{\"4111111111111111\": {\"secret\": 1}}", .{}, &.{}, &collected);
     try testing.expectEqualStrings("{\"************1111\": {\"[REDACTED:SECRET]\": 1}}", collected.text());
 }
+
+const SseMasker = StreamMasker(walkers.sse.SseWalker);
+
+test "SSE: a value streamed across events is masked in each event, framing kept, at every split" {
+    const stream =
+        "data: {\"delta\":{\"content\":\"card 4111 11\"}}\n\n" ++
+        "data: {\"delta\":{\"content\":\"11 1111 1111\"}}\n\n" ++
+        ": keep-alive\n\n" ++
+        "data: {\"delta\":{\"content\":\" my sec\"}}\n\n" ++
+        "data: {\"delta\":{\"content\":\"ret!\"}}\n\n" ++
+        "data: [DONE]\n\n";
+    // Partial masks keep each event's length; a placeholder goes where the value
+    // starts and the rest of it leaves the later event.
+    const expected =
+        "data: {\"delta\":{\"content\":\"card **** **\"}}\n\n" ++
+        "data: {\"delta\":{\"content\":\"** **** 1111\"}}\n\n" ++
+        ": keep-alive\n\n" ++
+        "data: {\"delta\":{\"content\":\" my [REDACTED:SECRET]\"}}\n\n" ++
+        "data: {\"delta\":{\"content\":\"!\"}}\n\n" ++
+        "data: [DONE]\n\n";
+    const policy = support.TestPolicy{};
+    const masker = try testing.allocator.create(SseMasker);
+    defer testing.allocator.destroy(masker);
+    var collected: Collected = undefined;
+    var split: usize = 0;
+    while (split <= stream.len) : (split += 1) {
+        masker.* = SseMasker.init(walkers.sse.SseWalker.init(.{ .scan_keys = false }));
+        collected = .{};
+        var scanner = support.TestScanner{};
+        var scratch: [4096]u8 = undefined;
+        for ([_][]const u8{ stream[0..split], stream[split..] }) |chunk| {
+            collected.out = .{ .buffer = &scratch };
+            collected.add(try masker.feed(chunk, &scanner, &policy, &collected.out), chunk);
+        }
+        collected.out = .{ .buffer = &scratch };
+        collected.add(try masker.finish(&scanner, &policy, &collected.out), "");
+        try testing.expectEqualStrings(expected, collected.text());
+        try testing.expectEqual(@as(u32, 2), masker.stats.masked);
+        try testing.expectEqual(@as(u32, 0), masker.stats.unmasked);
+    }
+}
+
+test "SSE: a joined part behind another field's edit is counted unmasked, never passed silently" {
+    // The note's edit (in the first event, after the delta) is made before the
+    // joined value ends, so the card's first part can no longer be edited.
+    const stream =
+        "data: {\"delta\":{\"content\":\"card 4111 1111\"},\"note\":\"a secret\"}\n\n" ++
+        "data: {\"delta\":{\"content\":\" 1111 1111\"}}\n\n";
+    const policy = support.TestPolicy{};
+    const masker = try testing.allocator.create(SseMasker);
+    defer testing.allocator.destroy(masker);
+    masker.* = SseMasker.init(walkers.sse.SseWalker.init(.{ .scan_keys = false }));
+    var collected = Collected{};
+    var scanner = support.TestScanner{};
+    var scratch: [4096]u8 = undefined;
+    collected.out = .{ .buffer = &scratch };
+    collected.add(try masker.feed(stream, &scanner, &policy, &collected.out), stream);
+    collected.out = .{ .buffer = &scratch };
+    collected.add(try masker.finish(&scanner, &policy, &collected.out), "");
+    try testing.expectEqual(@as(u32, 1), masker.stats.unmasked);
+    try testing.expect(std.mem.indexOf(u8, collected.text(), "\"content\":\" **** 1111\"") != null);
+    try testing.expect(std.mem.indexOf(u8, collected.text(), "a [REDACTED:SECRET]") != null);
+}

@@ -32,6 +32,14 @@ const decoded_slice_bytes = 16 * 1024;
 /// as the policy's failure mode says.
 pub const grpc_message_bytes_max = 64 * 1024;
 
+/// Field names for a gRPC body: the config's field table and the message type of this
+/// side of the method. Both null when the config has no table or the table does not
+/// know the request's `:path`: fields are then named by number.
+pub const GrpcSchema = struct {
+    fields: ?*const walkers.protobuf.FieldTable = null,
+    root_message: ?u16 = null,
+};
+
 /// What a processor is built for, decided from the route and the headers.
 pub const Setup = struct {
     format: content_type.BodyFormat,
@@ -39,6 +47,7 @@ pub const Setup = struct {
     coding: ?inflate.Container = null,
     /// `grpc-encoding` of compressed gRPC messages.
     grpc_coding: ?inflate.Container = null,
+    grpc_schema: GrpcSchema = .{},
     scan_numbers: bool = false,
     /// Hold JSON members and form pairs back so a mask may drop them whole.
     hold_members: bool = false,
@@ -50,7 +59,12 @@ fn jsonOptions(setup: Setup) walkers.json.Options {
 }
 
 fn grpcOptions(setup: Setup) masking.grpc_masker.Options {
-    return .{ .walker = .{ .scan_numbers = setup.scan_numbers }, .message_coding = setup.grpc_coding, .limits = setup.limits };
+    const walker_options = walkers.protobuf.Options{
+        .scan_numbers = setup.scan_numbers,
+        .fields = setup.grpc_schema.fields,
+        .root_message = setup.grpc_schema.root_message,
+    };
+    return .{ .walker = walker_options, .message_coding = setup.grpc_coding, .limits = setup.limits };
 }
 
 /// Initialises the walker of `Walker` for `setup`, in place.
@@ -340,16 +354,43 @@ pub const Masker = union(enum) {
         }
     }
 
-    /// After a failed `feed`, the raw bytes not yet passed on (the held-back tail, then
-    /// the unread rest of the chunk), so a fail-open policy can let them through as
-    /// they came; null for a re-encoded or re-framed body, which cannot be resumed.
-    pub fn unsent(self: Masker) ?[2][]const u8 {
+    /// After a failed `feed`, the raw bytes not yet passed on, in order (the held-back
+    /// tail, then the unread rest of the chunk; for gRPC the unfinished frame's bytes
+    /// from earlier chunks, then the chunk from that frame on), so a fail-open policy
+    /// can let them through as they came. Null when the output so far cannot be
+    /// continued with raw bytes: a re-encoded (gzip) body, or half a gRPC frame out.
+    pub fn unsent(self: Masker) ?[3][]const u8 {
         switch (self) {
             inline .json, .form, .text, .sse => |processor| {
                 const rewriter = &processor.masker.rewriter;
-                return .{ rewriter.tail[0..rewriter.tail_len], rewriter.chunk };
+                return .{ rewriter.tail[0..rewriter.tail_len], rewriter.chunk, "" };
             },
+            .grpc => |processor| return processor.masker.unsent(),
             else => return null,
+        }
+    }
+
+    /// After a failed `feed` or `finish` of a gzip body whose decoding is sound but
+    /// whose masking failed: true when `continueUnscanned` can carry on.
+    pub fn canContinueUnscanned(self: Masker) bool {
+        switch (self) {
+            inline .json_decoded, .form_decoded, .text_decoded, .sse_decoded => |processor| {
+                return processor.outer.inner_failed and !processor.outer.passthrough;
+            },
+            else => return false,
+        }
+    }
+
+    /// Fail open for a gzip body: the rest is decoded and re-encoded unscanned (what
+    /// the masker held back first), so the stream the client has stays valid.
+    pub fn continueUnscanned(self: Masker, scanner: anytype, policy: anytype, out: anytype) !void {
+        switch (self) {
+            inline .json_decoded, .form_decoded, .text_decoded, .sse_decoded => |processor| {
+                const rewriter = &processor.inner.rewriter;
+                const held = [3][]const u8{ rewriter.tail[0..rewriter.tail_len], rewriter.chunk, "" };
+                try processor.outer.continueUnscanned(held, scanner, policy, out);
+            },
+            else => unreachable, // canContinueUnscanned said no
         }
     }
 };

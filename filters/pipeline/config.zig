@@ -9,7 +9,9 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const masking = @import("masking");
+const walkers = @import("walkers");
 const actions = masking.actions;
+const protobuf = walkers.protobuf;
 const body_plan = masking.body_plan;
 
 pub const magic = "MVPC";
@@ -31,6 +33,12 @@ pub const key_bytes_max: usize = 64;
 /// masking/redact.zig's bound on a placeholder.
 pub const placeholder_bytes_max: usize = 64;
 const no_rule: u8 = 0xff;
+/// The gRPC field table's bounds (controlplane/policy/grpc_field_table.py: METHODS_MAX,
+/// MESSAGES_MAX, FIELDS_MAX; grpc_schema.py: FIELD_TABLE_BYTES_MAX).
+pub const grpc_methods_max: usize = 256;
+pub const grpc_messages_max: usize = 1024;
+pub const grpc_fields_max: usize = 8192;
+pub const grpc_field_table_bytes_max: usize = 192 * 1024;
 
 comptime {
     assert(rules_max < no_rule);
@@ -108,6 +116,8 @@ pub const Policy = struct {
     routes: []Route,
     /// The matcher tables (empty when no detector is on).
     tables: []const u8,
+    /// Field names for gRPC bodies, from the policy's descriptor set.
+    field_table: ?protobuf.FieldTable = null,
 };
 
 /// Why a config was refused, for the configure log line.
@@ -173,7 +183,21 @@ const ConfigJson = struct {
     failure: Failure,
     detectors: []const Detector,
     fingerprint_key: ?[]const u8 = null,
+    /// The "MVFT" field table (walkers/protobuf.zig), base64.
+    grpc_fields: ?[]const u8 = null,
     routes: []const RouteJson,
+    /// Where the DLP filter's root sends finding events: read and checked there
+    /// (filters/telemetry/settings.zig), skipped here.
+    telemetry: ?Skipped = null,
+};
+
+/// A JSON value passed over without keeping it. (A `std.json.Value` here would pull
+/// std.json's dynamic tree into both modules: about 27 KiB each.)
+const Skipped = struct {
+    pub fn jsonParse(_: std.mem.Allocator, source: anytype, _: std.json.ParseOptions) !Skipped {
+        try source.skipValue();
+        return .{};
+    }
 };
 
 /// The JSON document and the tables of a packed config.
@@ -221,6 +245,7 @@ pub fn parse(config: []const u8, allocator: std.mem.Allocator, module_name: []co
         .tables = parts.tables,
     };
     if (json.fingerprint_key) |hex| policy.fingerprint_key = try decodeKey(allocator, hex, "fingerprint_key", problem);
+    if (json.grpc_fields) |text| policy.field_table = try parseFieldTable(allocator, text, problem);
     for (json.routes, policy.routes, 0..) |route_json, *route, index| {
         route.* = try parseRoute(allocator, route_json, json.detectors.len, masks, index, problem);
     }
@@ -309,6 +334,33 @@ fn parseMask(allocator: std.mem.Allocator, json: MaskJson, route: usize, rule: u
     }
 }
 
+/// Decodes and checks the gRPC field table; its arrays and names live in `allocator`.
+fn parseFieldTable(allocator: std.mem.Allocator, text: []const u8, problem: *Problem) ParseError!protobuf.FieldTable {
+    const decoder = std.base64.standard.Decoder;
+    const size = decoder.calcSizeForSlice(text) catch return problem.set("grpc_fields: not base64", .{});
+    if (size > grpc_field_table_bytes_max) {
+        return problem.set("grpc_fields: {d} bytes, over the bound of {d}", .{ size, grpc_field_table_bytes_max });
+    }
+    const bytes = try allocator.alloc(u8, size);
+    decoder.decode(bytes, text) catch return problem.set("grpc_fields: not base64", .{});
+    // Arrays of the declared sizes (a table short of its counts is refused by `parse`).
+    const counts = protobuf.FieldTable.declaredCounts(bytes) orelse protobuf.FieldTable.Counts{ .methods = 0, .fields = 0 };
+    if (counts.methods > grpc_methods_max or counts.fields > grpc_fields_max) {
+        return problem.set("grpc_fields: {d} methods and {d} fields, over the bounds of {d} and {d}", .{ counts.methods, counts.fields, grpc_methods_max, grpc_fields_max });
+    }
+    const methods = try allocator.alloc(protobuf.Method, counts.methods);
+    const fields = try allocator.alloc(protobuf.FieldEntry, counts.fields);
+    var diagnostic = walkers.walker.Diagnostic{};
+    const table = protobuf.FieldTable.parse(bytes, methods, fields, &diagnostic) catch |err| switch (err) {
+        error.MalformedFieldTable => return problem.set("grpc_fields: {s} (byte {d})", .{ diagnostic.reason, diagnostic.offset }),
+        error.FieldTableTooLarge => unreachable, // the arrays hold the declared counts
+    };
+    if (table.message_count > grpc_messages_max) {
+        return problem.set("grpc_fields: {d} message types, over the bound of {d}", .{ table.message_count, grpc_messages_max });
+    }
+    return table;
+}
+
 fn printable(text: []const u8) bool {
     for (text) |byte| if (!std.ascii.isPrint(byte)) return false;
     return true;
@@ -381,4 +433,48 @@ test "a config for another filter, or with a bad field, is refused by name" {
     try testing.expectEqualStrings("mask.key: not hex", problem.text());
     packed_bytes[12] +%= 1;
     try testing.expectError(error.Invalid, parse(packed_bytes, arena.allocator(), "meshveil-mask", true, &problem));
+}
+
+test "a config's gRPC field table is parsed, and a malformed one refused with the walker's reason" {
+    var arena = std.heap.ArenaAllocator.init(testing.allocator);
+    defer arena.deinit();
+    const allocator = arena.allocator();
+    var storage: [512]u8 = undefined;
+    const table_bytes = protobuf.sampleTable(&storage);
+    const encoder = std.base64.standard.Encoder;
+    const text = try allocator.alloc(u8, encoder.calcSize(table_bytes.len));
+    _ = encoder.encode(text, table_bytes);
+    const with_table = try std.mem.replaceOwned(u8, allocator, example_json, "\"routes\":", try std.fmt.allocPrint(allocator, "\"grpc_fields\":\"{s}\",\"routes\":", .{text}));
+    var problem = Problem{};
+    const policy = try parse(try packForTest(allocator, with_table, "TABLES!!"), allocator, "meshveil-mask", true, &problem);
+    const table = &policy.field_table.?;
+    try testing.expectEqual(@as(?u16, 2), table.rootFor("/shop.Payments/Charge", true));
+    try testing.expectEqualStrings("number", table.lookup(1, 1).?.name);
+    // Without the member there is no table.
+    const plain = try parse(try packForTest(allocator, example_json, "TABLES!!"), allocator, "meshveil-mask", true, &problem);
+    try testing.expect(plain.field_table == null);
+
+    // The last field cut short: refused, with the walker's reason.
+    const cut = text[0..encoder.calcSize(table_bytes.len - 3)];
+    const short = try allocator.alloc(u8, cut.len);
+    _ = encoder.encode(short, table_bytes[0 .. table_bytes.len - 3]);
+    const with_short = try std.mem.replaceOwned(u8, allocator, with_table, text, short);
+    try testing.expectError(error.Invalid, parse(try packForTest(allocator, with_short, "TABLES!!"), allocator, "meshveil-mask", true, &problem));
+    try testing.expect(std.mem.startsWith(u8, problem.text(), "grpc_fields: field table: truncated"));
+    const with_junk = try std.mem.replaceOwned(u8, allocator, with_table, text, "not*base64");
+    try testing.expectError(error.Invalid, parse(try packForTest(allocator, with_junk, "TABLES!!"), allocator, "meshveil-mask", true, &problem));
+    try testing.expectEqualStrings("grpc_fields: not base64", problem.text());
+}
+
+test "the telemetry member is passed over, whatever it holds, and must still be JSON" {
+    var arena = std.heap.ArenaAllocator.init(testing.allocator);
+    defer arena.deinit();
+    const allocator = arena.allocator();
+    var problem = Problem{};
+    const member = "\"telemetry\":{\"cluster\":\"c\",\"nested\":[1,{\"a\":null}],\"token\":\"t\"},\"routes\":";
+    const with_telemetry = try std.mem.replaceOwned(u8, allocator, example_json, "\"routes\":", member);
+    const policy = try parse(try packForTest(allocator, with_telemetry, "TABLES!!"), allocator, "meshveil-mask", true, &problem);
+    try testing.expectEqual(@as(usize, 1), policy.routes.len);
+    const broken = try std.mem.replaceOwned(u8, allocator, with_telemetry, "[1,", "[1,,");
+    try testing.expectError(error.Invalid, parse(try packForTest(allocator, broken, "TABLES!!"), allocator, "meshveil-mask", true, &problem));
 }

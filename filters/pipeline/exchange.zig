@@ -5,6 +5,7 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const masking = @import("masking");
+const walkers_protobuf = @import("walkers").protobuf;
 const config = @import("config.zig");
 const routes = @import("routes.zig");
 const events = @import("events.zig");
@@ -12,6 +13,7 @@ const host_io = @import("host_io.zig");
 const loaded_module = @import("loaded.zig");
 const scan = @import("scan.zig");
 const tally_module = @import("tally.zig");
+const body = @import("body.zig");
 
 const Loaded = loaded_module.Loaded;
 pub const RouteScanner = scan.RouteScanner(masking.engine_scanner.EngineScanner);
@@ -20,6 +22,9 @@ pub const Exchange = struct {
     loaded: ?*Loaded = null,
     route: ?*config.Route = null,
     grpc: bool = false,
+    /// The gRPC method's request and response message types in the config's field
+    /// table; null when there is no table or it does not know the `:path`.
+    grpc_roots: [2]?u16 = .{ null, null },
     request_id: [events.request_id_bytes_max]u8 = undefined,
     request_id_len: u8 = 0,
     method: [8]u8 = undefined,
@@ -46,9 +51,20 @@ pub const Exchange = struct {
         @memcpy(self.method[0..method.len], method);
         self.method_len = @intCast(method.len);
         self.grpc = std.mem.startsWith(u8, facts.content_type, "application/grpc");
+        self.grpc_roots = .{ null, null };
+        if (self.grpc) {
+            if (loaded.policy.field_table) |*table| self.grpc_roots = grpcRoots(table, facts.target);
+        }
         const index = routes.select(&loaded.policy, .{ .method = facts.method, .target = facts.target, .authority = facts.authority }) orelse return null;
         self.route = &loaded.policy.routes[index];
         return self.route;
+    }
+
+    /// Field names for this exchange's gRPC bodies in `direction`.
+    pub fn grpcSchema(self: *const Exchange, direction: config.Direction) body.GrpcSchema {
+        const root = self.grpc_roots[@intFromEnum(direction)] orelse return .{};
+        const table = &self.loaded.?.policy.field_table.?;
+        return .{ .fields = table, .root_message = root };
     }
 
     pub fn end(self: *Exchange, configs: *loaded_module.Configs) void {
@@ -91,6 +107,12 @@ pub const Exchange = struct {
         return loaded.policy.failure;
     }
 };
+
+/// The request and response message types of the method at `target` (a gRPC `:path`).
+fn grpcRoots(table: *const walkers_protobuf.FieldTable, target: []const u8) [2]?u16 {
+    const path = target[0 .. std.mem.indexOfScalar(u8, target, '?') orelse target.len];
+    return .{ table.rootFor(path, false), table.rootFor(path, true) };
+}
 
 /// Headers worth scanning: everything but pseudo-headers (`:path` is walked for its
 /// query), framing headers and meshveil's own.

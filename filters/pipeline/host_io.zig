@@ -99,6 +99,12 @@ pub const BodyWriter = struct {
         try self.put(bytes);
     }
 
+    /// Forgets what is staged; only before anything went to the host.
+    pub fn discard(self: *BodyWriter) void {
+        std.debug.assert(!self.started);
+        self.staged = 0;
+    }
+
     /// Sends what is staged; a body that ends up empty still replaces the buffer.
     pub fn finish(self: *BodyWriter) abi.host.HostError!void {
         try self.flush();

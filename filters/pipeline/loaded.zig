@@ -23,6 +23,8 @@ pub const Loaded = struct {
     tables: engine.Tables,
     engine_scanner: engine.Scanner,
     scanner: EngineScanner,
+    /// Spares the engine values that cannot hold a finding.
+    prefilter: masking.prefilter.Prefilter,
     generation: u32,
     users: u32,
     /// The shortest match any pattern reports: shorter values cannot hold one and are
@@ -52,6 +54,8 @@ pub const Loaded = struct {
                 return problem.set("the tables hold {d} detectors, the routes name {d}", .{ self.tables.detector_count, self.policy.detectors.len });
             }
             self.scanner = EngineScanner.init(&self.tables, &self.engine_scanner);
+            try self.prefilter.init(&self.tables, allocator);
+            self.scanner.prefilter = &self.prefilter;
             self.min_match_bytes = std.math.maxInt(u32);
             for (self.tables.patterns[0..self.tables.pattern_count]) |pattern| {
                 self.min_match_bytes = @min(self.min_match_bytes, pattern.min_length);

@@ -43,16 +43,20 @@ pub fn Message(comptime Processor: type) type {
         done: bool = false,
         /// Findings a masker could not rewrite, as already handled (mask filter).
         unmasked_reported: u32 = 0,
+        /// Some of the body has gone on (as it came or rewritten): a failure can no
+        /// longer fall back to passing the whole body as it came.
+        passed_some: bool = false,
         tally: tally_module.Tally = .{},
 
         /// Decides at the headers; `hold_members` when the route drops whole fields.
-        pub fn begin(self: *Self, route: *const config.Route, direction: config.Direction, content_type_value: []const u8, content_encoding: []const u8, grpc_encoding: []const u8, end_of_stream: bool) void {
+        pub fn begin(self: *Self, route: *const config.Route, direction: config.Direction, content_type_value: []const u8, content_encoding: []const u8, grpc_encoding: []const u8, grpc_schema: body.GrpcSchema, end_of_stream: bool) void {
             self.covered = route.covers(direction);
             self.handling = .none;
             self.done = false;
             self.buffering = false;
             self.consumed = 0;
             self.unmasked_reported = 0;
+            self.passed_some = false;
             self.tally.reset();
             if (!self.covered or end_of_stream) return;
             if (!routes.coversContentType(route, content_type_value)) return;
@@ -74,6 +78,7 @@ pub fn Message(comptime Processor: type) type {
                     .decode => |container| container,
                     .identity, .unsupported => null,
                 },
+                .grpc_schema = grpc_schema,
                 .scan_numbers = route.scan_numbers,
                 .hold_members = dropsFields(route),
             };
@@ -130,20 +135,20 @@ test "headers decide: covered directions and content types, codings by policy" {
     var rules = [_]config.Rule{.{ .detector = 0, .min_score = 0, .threshold = 1, .verdict = .alert, .mask = .drop, .missing_key = "" }};
     const route = config.Route{ .name = "r", .paths = &.{"/**"}, .methods = &.{}, .hosts = &.{}, .request = false, .response = true, .content_types = &.{ "application/json", "text/*" }, .body = .{ .mode = .buffered, .compressed = .pass_and_alert }, .scan_numbers = true, .rules = &rules, .rule_of = &.{0} };
     var message = Message(u8){};
-    message.begin(&route, .request, "application/json", "", "", false);
+    message.begin(&route, .request, "application/json", "", "", .{}, false);
     try testing.expectEqual(BodyHandling.none, message.handling);
-    message.begin(&route, .response, "image/png", "", "", false);
+    message.begin(&route, .response, "image/png", "", "", .{}, false);
     try testing.expectEqual(BodyHandling.none, message.handling);
-    message.begin(&route, .response, "application/json", "br", "", false);
+    message.begin(&route, .response, "application/json", "br", "", .{}, false);
     try testing.expectEqual(BodyHandling.pass_and_alert, message.handling);
-    message.begin(&route, .response, "application/json; charset=utf-8", "gzip", "", false);
+    message.begin(&route, .response, "application/json; charset=utf-8", "gzip", "", .{}, false);
     try testing.expectEqual(BodyHandling.pass_and_alert, message.handling);
     var decoding = route;
     decoding.body.compressed = .decode;
-    message.begin(&decoding, .response, "application/json; charset=utf-8", "gzip", "", false);
+    message.begin(&decoding, .response, "application/json; charset=utf-8", "gzip", "", .{}, false);
     try testing.expectEqual(BodyHandling.scan, message.handling);
     try testing.expect(message.buffering and message.setup.hold_members and message.setup.scan_numbers);
     try testing.expectEqual(@as(?walkers.inflate.Container, .gzip), message.setup.coding);
-    message.begin(&decoding, .response, "application/json", "", "", true);
+    message.begin(&decoding, .response, "application/json", "", "", .{}, true);
     try testing.expectEqual(BodyHandling.none, message.handling);
 }

@@ -18,6 +18,8 @@ pub const exchange = @import("exchange.zig");
 pub const configure = @import("configure.zig");
 pub const loaded = @import("loaded.zig");
 pub const host_io = @import("host_io.zig");
+pub const root = @import("root.zig");
+pub const stream = @import("stream.zig");
 
 test {
     _ = config;

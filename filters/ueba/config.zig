@@ -45,8 +45,8 @@
 //! wrong.
 
 const std = @import("std");
-const assert = std.debug.assert;
 const limits = @import("limits.zig");
+const telemetry_settings = @import("telemetry").settings;
 
 /// What a score band or a rule does to the exchange. Ordered: a later one includes the
 /// earlier ones (a block is also recorded).
@@ -153,20 +153,8 @@ pub const HourOfDay = struct {
     sample_cap: u32 = 1000,
 };
 
-pub const Telemetry = struct {
-    cluster: Text(limits.host_bytes_max) = .{},
-    authority: Text(limits.host_bytes_max) = .{},
-    path: Text(limits.path_bytes_max) = .{},
-    token: Text(limits.token_bytes_max) = .{},
-    batch_events: u32 = 32,
-    queue_events_max: u32 = 1024,
-    timeout_ms: u32 = 5000,
-    backoff_initial_ms: u32 = 1000,
-    backoff_max_ms: u32 = 60_000,
-    /// Attempts per batch before its events are dropped (and counted); 0: no limit.
-    max_attempts: u32 = 20,
-    include_path: bool = false,
-};
+/// Where events go and how they are batched (filters/telemetry/settings.zig).
+pub const Telemetry = telemetry_settings.Settings;
 
 /// The parsed configuration: fixed capacity, no pointers into the config bytes.
 pub const Settings = struct {
@@ -262,25 +250,8 @@ pub const Settings = struct {
     }
 };
 
-/// A bounded string kept inside `Settings`.
-pub fn Text(comptime capacity: usize) type {
-    return struct {
-        const Self = @This();
-        bytes: [capacity]u8 = undefined,
-        len: usize = 0,
-
-        pub fn slice(self: *const Self) []const u8 {
-            assert(self.len <= capacity);
-            return self.bytes[0..self.len];
-        }
-
-        pub fn set(self: *Self, value: []const u8) error{TooLong}!void {
-            if (value.len > capacity) return error.TooLong;
-            @memcpy(self.bytes[0..value.len], value);
-            self.len = value.len;
-        }
-    };
-}
+/// A bounded string kept inside `Settings` (the one the telemetry settings use).
+pub const Text = telemetry_settings.Text;
 
 /// Why a config was refused: a message naming the field, for the log.
 pub const Problem = struct {
@@ -328,19 +299,7 @@ const MinStddevJson = struct {
     endpoints: f64 = 2,
 };
 
-const TelemetryJson = struct {
-    cluster: []const u8,
-    authority: ?[]const u8 = null,
-    path: []const u8 = "/v1/telemetry",
-    token: []const u8,
-    batch_events: u32 = 32,
-    queue_events_max: u32 = 1024,
-    timeout_ms: u32 = 5000,
-    backoff_initial_ms: u32 = 1000,
-    backoff_max_ms: u32 = 60_000,
-    max_attempts: u32 = 20,
-    include_path: bool = false,
-};
+const TelemetryJson = telemetry_settings.Json;
 
 const default_bands = [_]BandJson{
     .{ .min_score = 4, .action = .record },
@@ -555,35 +514,8 @@ fn copyRules(json: ConfigJson, out: *Settings, problem: *Problem) ParseError!voi
 
 fn copyTelemetry(json: ConfigJson, out: *Settings, problem: *Problem) ParseError!void {
     const telemetry = json.telemetry orelse return;
-    var copy = Telemetry{
-        .batch_events = telemetry.batch_events,
-        .queue_events_max = telemetry.queue_events_max,
-        .timeout_ms = telemetry.timeout_ms,
-        .backoff_initial_ms = telemetry.backoff_initial_ms,
-        .backoff_max_ms = telemetry.backoff_max_ms,
-        .max_attempts = telemetry.max_attempts,
-        .include_path = telemetry.include_path,
-    };
-    if (telemetry.cluster.len == 0) return problem.set("telemetry.cluster: must not be empty", .{});
-    copy.cluster.set(telemetry.cluster) catch return problem.set("telemetry.cluster: longer than {d} bytes", .{limits.host_bytes_max});
-    copy.authority.set(telemetry.authority orelse telemetry.cluster) catch return problem.set("telemetry.authority: longer than {d} bytes", .{limits.host_bytes_max});
-    if (telemetry.path.len == 0 or telemetry.path[0] != '/') return problem.set("telemetry.path: must start with '/'", .{});
-    copy.path.set(telemetry.path) catch return problem.set("telemetry.path: longer than {d} bytes", .{limits.path_bytes_max});
-    if (telemetry.token.len == 0) return problem.set("telemetry.token: must not be empty (the collector authenticates each node)", .{});
-    for (telemetry.token) |byte| {
-        if (byte <= ' ' or byte >= 0x7f) return problem.set("telemetry.token: only visible ASCII is allowed", .{});
-    }
-    copy.token.set(telemetry.token) catch return problem.set("telemetry.token: longer than {d} bytes", .{limits.token_bytes_max});
-    if (telemetry.batch_events < 1 or telemetry.batch_events > limits.batch_events_max) {
-        return problem.set("telemetry.batch_events: expected 1 to {d}, got {d}", .{ limits.batch_events_max, telemetry.batch_events });
-    }
-    if (telemetry.queue_events_max < telemetry.batch_events or telemetry.queue_events_max > limits.queue_events_max) {
-        return problem.set("telemetry.queue_events_max: expected batch_events to {d}, got {d}", .{ limits.queue_events_max, telemetry.queue_events_max });
-    }
-    if (telemetry.timeout_ms < 1) return problem.set("telemetry.timeout_ms: must be positive", .{});
-    if (telemetry.backoff_initial_ms < 1 or telemetry.backoff_max_ms < telemetry.backoff_initial_ms) {
-        return problem.set("telemetry.backoff_*: need 1 <= backoff_initial_ms <= backoff_max_ms", .{});
-    }
+    var copy: Telemetry = undefined;
+    if (telemetry_settings.copy(telemetry, &copy)) |message| return problem.set("{s}", .{message});
     out.telemetry = copy;
 }
 

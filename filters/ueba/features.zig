@@ -184,7 +184,35 @@ pub fn ruleAmounts(settings: *const config.Settings, observation: *Observation, 
     }
 }
 
+/// Takes what was already counted (`findings` and `rule_amounts` at an earlier callback)
+/// off `observation`, an exchange's later totals; false when nothing new is left.
+pub fn subtractCounted(observation: *Observation, findings: u32, rule_amounts: *const [limits.rules_max]u64) bool {
+    observation.findings -|= findings;
+    var added = observation.findings > 0;
+    for (&observation.rule_amounts, rule_amounts) |*amount, counted| {
+        amount.* -|= counted;
+        added = added or amount.* > 0;
+    }
+    return added;
+}
+
 const testing = std.testing;
+
+test "later totals count only what the earlier tag did not" {
+    var counted = [_]u64{0} ** limits.rules_max;
+    counted[0] = 2;
+    var later = Observation{ .findings = 7 };
+    later.rule_amounts[0] = 5;
+    later.rule_amounts[1] = 1;
+    try testing.expect(subtractCounted(&later, 3, &counted));
+    try testing.expectEqual(@as(u32, 4), later.findings);
+    try testing.expectEqual(@as(u64, 3), later.rule_amounts[0]);
+    try testing.expectEqual(@as(u64, 1), later.rule_amounts[1]);
+    var same = Observation{ .findings = 3 };
+    same.rule_amounts[0] = 2;
+    try testing.expect(!subtractCounted(&same, 3, &counted));
+    try testing.expectEqual(@as(u32, 0), same.findings);
+}
 
 test "the findings tag is read pair by pair; junk is skipped" {
     const findings = Findings.parse("credit_card=12, email=3,bogus, =4,ssn=x,credit_card=1");

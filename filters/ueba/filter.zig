@@ -18,7 +18,7 @@ const host = abi.host;
 
 pub const EntityTable = state.SlotTable(record.EntityRecord, host_env.SharedStore);
 pub const GroupTable = state.SlotTable(record.GroupRecord, host_env.SharedStore);
-pub const Pipeline = telemetry.Pipeline(host_env.TelemetryEnv);
+pub const Pipeline = telemetry.Pipeline;
 
 // Configure-time scratch, one per VM: callbacks of a VM never overlap.
 var config_scratch: [limits.config_scratch_bytes]u8 = undefined;
@@ -35,7 +35,7 @@ pub const Filter = struct {
     entities: EntityTable = undefined,
     groups: GroupTable = undefined,
     metrics: host_env.Metrics = .{},
-    telemetry_env: host_env.TelemetryEnv = undefined,
+    telemetry_env: telemetry.Env = .{},
     pipeline: Pipeline = undefined,
     has_pipeline: bool = false,
     plugin_name: config.Text(limits.host_bytes_max) = .{},
@@ -96,9 +96,10 @@ pub const Filter = struct {
         if (self.has_pipeline) self.pipeline.abandonBatch();
         self.has_pipeline = false;
         const settings = self.settings.telemetry orelse return;
-        self.telemetry_env = .{ .metrics = &self.metrics };
+        self.telemetry_env.define();
         const node = host.getProperty(&.{ "node", "id" }) catch null;
-        self.pipeline = Pipeline.init(&self.telemetry_env, settings, self.settings.state_namespace.slice(), node orelse "", self.plugin_name.slice(), nonce);
+        const names = telemetry.QueueNames.init(self.settings.state_namespace.slice());
+        self.pipeline = Pipeline.init(&self.telemetry_env, settings, names.queue(), names.depth(), node orelse "", self.plugin_name.slice(), nonce);
         self.has_pipeline = true;
     }
 
@@ -147,7 +148,7 @@ pub const Filter = struct {
 
     pub fn onHttpCallResponse(self: *Filter, call_id: u32, headers_count: u32) void {
         const pipeline = self.telemetryPipeline() orelse return;
-        _ = pipeline.onHttpResponse(call_id, host_env.calloutStatus(headers_count));
+        _ = pipeline.onHttpResponse(call_id, telemetry.calloutStatus(headers_count));
     }
 
     /// Ages a bounded run of slots of each table: ended windows teach their baselines,

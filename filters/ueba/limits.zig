@@ -14,10 +14,6 @@ pub const name_bytes_max: usize = 64;
 pub const header_name_bytes_max: usize = 128;
 /// Cluster names and authorities (a DNS name's bound).
 pub const host_bytes_max: usize = 253;
-/// The collector's request path.
-pub const path_bytes_max: usize = 256;
-/// The per-node telemetry credential.
-pub const token_bytes_max: usize = 512;
 
 /// Smallest and largest keyed-hash key, in bytes.
 pub const identity_key_bytes_min: usize = 16;
@@ -43,11 +39,8 @@ pub const sweep_slots_per_tick_max: u32 = 1024;
 /// Findings-header pairs read per response (`detector=count`).
 pub const findings_pairs_max: usize = 64;
 
-/// Telemetry: events per batch, bytes per event and per batch body.
-pub const batch_events_max: u32 = 64;
+/// Bytes of one anomaly event (batches and queues: filters/telemetry/limits.zig).
 pub const event_bytes_max: usize = 2048;
-pub const batch_body_bytes_max: usize = 48 * 1024;
-pub const queue_events_max: u32 = 1 << 20;
 
 /// The JSON config itself, and the scratch its parse may use (configure time only).
 pub const config_bytes_max: usize = 64 * 1024;

@@ -66,6 +66,10 @@ const HttpContext = struct {
         return self.stream.onResponseBody(body_size, end_of_stream);
     }
 
+    pub fn onLog(self: *HttpContext) void {
+        self.stream.onLog();
+    }
+
     pub fn onDone(self: *HttpContext) bool {
         return self.stream.onDone();
     }

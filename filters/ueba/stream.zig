@@ -13,6 +13,11 @@
 //!   metadata, and would tell a client which detectors fired.
 //! - Response body: when the length was unknown, the bytes are counted as they pass and
 //!   added at the end of the stream.
+//! - Log (the stream has ended): findings the DLP filter made in the bodies, which did
+//!   not exist yet when the findings tag was written, are counted from the filter-state
+//!   property it leaves at the end of the response (`meshveil_dlp_findings`: the whole
+//!   exchange's totals; what the tag already counted is subtracted). They count toward
+//!   the entity's window, so the exchanges after them are scored with them.
 //! - Done: a request that never got a response (reset upstream) counts as an error.
 
 const std = @import("std");
@@ -34,6 +39,10 @@ const Fixed3 = @import("decimal.zig").Fixed3;
 
 const host = abi.host;
 const Action = config.Action;
+
+/// The DLP filter's filter-state property (filters/dlp/stream.zig, findings_property).
+/// Envoy keeps filter state for the whole filter chain, so the filters before DLP read it.
+pub const dlp_findings_property = "meshveil_dlp_findings";
 
 // Per-VM scratch for the hot path (callbacks of one VM never overlap): nothing allocates.
 var jwt_scratch: jwt.Scratch = .{};
@@ -60,6 +69,9 @@ pub const Stream = struct {
     /// Response bytes seen in body callbacks when the headers gave no length.
     body_bytes: u64 = 0,
     length_known: bool = false,
+    /// Findings (total and per rule) counted at the response headers from the DLP tag.
+    tagged_findings: u32 = 0,
+    tagged_rule_amounts: [limits.rules_max]u64 = .{0} ** limits.rules_max,
 
     pub fn init(filter: *Filter) Stream {
         return .{ .filter = filter };
@@ -122,6 +134,8 @@ pub const Stream = struct {
             .endpoint = self.endpoint,
         };
         features.ruleAmounts(settings, &observation, &findings);
+        self.tagged_findings = observation.findings;
+        self.tagged_rule_amounts = observation.rule_amounts;
         var mutation: analysis.ExchangeMutation = undefined;
         self.observe(&mutation, &observation, now_s, true);
         self.phase = .scored;
@@ -138,6 +152,19 @@ pub const Stream = struct {
         features.ruleAmounts(&self.filter.settings, &observation, &features.Findings{});
         self.count(&observation, nowSeconds());
         return .@"continue";
+    }
+
+    /// The stream has ended (Envoy's access-log phase, before `onDone`): counts the
+    /// findings the DLP filter made after its tag was written, i.e. in the bodies.
+    pub fn onLog(self: *Stream) void {
+        if (self.phase != .scored) return;
+        const value = host.getProperty(&.{dlp_findings_property}) catch return;
+        const totals = features.Findings.parse(value orelse return);
+        var observation = features.Observation{ .findings = totals.total };
+        features.ruleAmounts(&self.filter.settings, &observation, &totals);
+        if (!features.subtractCounted(&observation, self.tagged_findings, &self.tagged_rule_amounts)) return;
+        self.count(&observation, nowSeconds());
+        self.filter.metrics.count(.body_findings, observation.findings);
     }
 
     pub fn onDone(self: *Stream) bool {

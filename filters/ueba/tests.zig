@@ -13,7 +13,6 @@ test {
     _ = @import("state.zig");
     _ = @import("analysis.zig");
     _ = @import("events.zig");
-    _ = @import("telemetry.zig");
     _ = @import("decimal.zig");
     _ = @import("json_member.zig");
 }

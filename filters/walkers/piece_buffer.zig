@@ -79,17 +79,51 @@ pub const PieceBuffer = struct {
         self.raw_next += raw_len;
     }
 
+    /// Skips `raw_len` raw bytes that are not part of the value (the framing
+    /// between joined SSE events): a gap mark, so edits can stop at it.
+    pub fn appendGap(self: *PieceBuffer, raw_len: u64) void {
+        assert(self.active);
+        assert(raw_len > 0 and raw_len <= std.math.maxInt(u32));
+        assert(self.marks_len < walker.escape_marks_max);
+        self.marks[self.marks_len] = .{
+            .decoded_start = self.len,
+            .raw_offset = @intCast(self.raw_next - self.raw_start),
+            .decoded_len = 0,
+            .raw_len = @intCast(raw_len),
+        };
+        self.marks_len += 1;
+        self.raw_next += raw_len;
+    }
+
     /// Starts the next piece of the same value, keeping the overlap.
     pub fn startNextPiece(self: *PieceBuffer) void {
+        self.startNextPieceAt(self.overlapCut());
+    }
+
+    /// Like `startNextPiece`, but the overlap starts at raw `raw_min` or later,
+    /// so a value joined across gaps holds back a bounded raw span.
+    pub fn startNextPieceWithin(self: *PieceBuffer, raw_min: u64) void {
+        var cut = self.overlapCut();
+        const raw_map = self.map();
+        if (raw_map.rawStartOf(cut) < raw_min) {
+            cut = raw_map.decodedAtOrAfter(raw_min, self.len);
+            // Forward to the next character start (escapes are never cut into).
+            while (cut < self.len and (self.bytes[cut] & 0xC0) == 0x80 and !self.isMarkStart(cut)) cut += 1;
+        }
+        self.startNextPieceAt(cut);
+    }
+
+    fn startNextPieceAt(self: *PieceBuffer, cut: u32) void {
         assert(self.active);
-        const cut = self.overlapCut();
+        assert(cut <= self.len);
         const raw_map = self.map();
         const new_raw_start = raw_map.rawStartOf(cut);
         const kept = self.len - cut;
         std.mem.copyForwards(u8, self.bytes[0..kept], self.bytes[cut..self.len]);
         var kept_marks: u32 = 0;
         for (self.marks[0..self.marks_len]) |mark| {
-            if (mark.decoded_start < cut) continue;
+            // A gap right at the cut lies before the new piece's first byte.
+            if (mark.decoded_start < cut or (mark.isGap() and mark.decoded_start == cut)) continue;
             self.marks[kept_marks] = .{
                 .decoded_start = mark.decoded_start - cut,
                 .raw_offset = @intCast(self.raw_start + mark.raw_offset - new_raw_start),

@@ -137,6 +137,23 @@ pub const FieldTable = struct {
         return .{ .methods = methods[0..method_count], .fields = fields[0..field_count], .message_count = message_count };
     }
 
+    pub const Counts = struct { methods: u16, fields: u32 };
+
+    /// The method and field counts a table declares, so the caller can size the arrays
+    /// `parse` fills; null when the table is too short to say (`parse` then says why).
+    pub fn declaredCounts(bytes: []const u8) ?Counts {
+        var diagnostic = walker.Diagnostic{};
+        var reader = Reader{ .bytes = bytes, .diagnostic = &diagnostic };
+        _ = reader.take(5) catch return null;
+        const method_count = reader.int(u16) catch return null;
+        for (0..method_count) |_| {
+            const path_len = reader.int(u16) catch return null;
+            _ = reader.take(path_len + 4) catch return null;
+        }
+        _ = reader.int(u16) catch return null;
+        return .{ .methods = method_count, .fields = reader.int(u32) catch return null };
+    }
+
     pub fn lookup(self: *const FieldTable, message: u16, number: u32) ?FieldEntry {
         var low: usize = 0;
         var high: usize = self.fields.len;
@@ -625,7 +642,9 @@ test "nesting past the bound is refused" {
     try testing.expectError(error.TooDeep, protobuf.walk(levels[walker.depth_max].bytes(), 0, null, &recorder));
 }
 
-fn sampleTable(storage: []u8) []const u8 {
+/// A field table for /shop.Payments/Charge: Charge { customer = 1; Card card = 2 },
+/// Card { number = 1; Holder holder = 3 } (for tests here and in the pipeline).
+pub fn sampleTable(storage: []u8) []const u8 {
     var len: usize = 0;
     const put = struct {
         fn bytes(out: []u8, at: *usize, data: []const u8) void {
@@ -681,6 +700,8 @@ test "a field table names fields and settles string-or-message" {
     try testing.expectEqualStrings("number", values[1].context_key);
     // Field 1 of Holder is not in the table: its number is the segment.
     try testing.expectEqualStrings("card.holder.1", values[2].path);
+    try testing.expectEqual(FieldTable.Counts{ .methods = 1, .fields = 4 }, FieldTable.declaredCounts(table_bytes).?);
+    try testing.expect(FieldTable.declaredCounts(table_bytes[0..12]) == null);
     // Truncations and disorder are refused with a reason.
     try testing.expectError(error.MalformedFieldTable, FieldTable.parse(table_bytes[0 .. table_bytes.len - 1], &methods, &fields, &diagnostic));
     try testing.expectEqualStrings("field table: truncated", diagnostic.reason);

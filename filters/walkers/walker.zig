@@ -103,12 +103,18 @@ pub const Encoding = enum(u8) {
 
 /// One escape sequence in a piece: `decoded_len` decoded bytes at `decoded_start`
 /// came from `raw_len` raw bytes at `raw_offset` (relative to `RawMap.start`).
-/// Bytes between marks are copied one to one.
+/// Bytes between marks are copied one to one. A mark with `decoded_len` 0 is a
+/// gap: raw bytes that are not part of the value (the framing between the SSE
+/// events a streamed value is joined from); an edit must not span one.
 pub const EscapeMark = struct {
     decoded_start: u32,
     raw_offset: u32,
+    raw_len: u32,
     decoded_len: u8,
-    raw_len: u8,
+
+    pub fn isGap(self: EscapeMark) bool {
+        return self.decoded_len == 0;
+    }
 };
 
 /// Maps decoded byte offsets of a piece to absolute raw offsets in the stream.
@@ -152,6 +158,15 @@ pub const RawMap = struct {
             if (self.rawStartOf(middle) < raw) low = middle + 1 else high = middle;
         }
         return low;
+    }
+
+    /// The first gap strictly inside decoded `(from, to)`, as its decoded offset.
+    pub fn gapInside(self: RawMap, from: u32, to: u32) ?u32 {
+        for (self.marks) |mark| {
+            if (mark.decoded_start >= to) return null;
+            if (mark.isGap() and mark.decoded_start > from) return mark.decoded_start;
+        }
+        return null;
     }
 
     fn markAtOrBefore(self: RawMap, decoded: u32) ?usize {
@@ -208,6 +223,9 @@ pub const Value = struct {
     token_start: u64,
     token_end: u64,
     member: ?Member = null,
+    /// Joined from parts in several SSE events: the raw map has gaps between them
+    /// and other values' bytes (ids, model names) may lie in those gaps.
+    joined: bool = false,
 
     /// Whether this piece is the one to act on a match ending at `end`: it
     /// ends at or past the overlap's end (one ending inside the overlap ended

@@ -1,6 +1,6 @@
 """Synthetic telemetry batches as the filters send them (docs/telemetry.md): anomaly events
 shaped like meshveil-ueba's and finding events with two findings each, deterministic for a
-seed, with unique event ids per batch and times inside the last hour."""
+seed, with unique event ids per batch and times over the last hour in sending order."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 DETECTORS = ("credit_card", "email", "us_ssn", "iban", "phone_number")
 ROUTES = ("cards", "accounts", "orders", "profile")
+HOUR_MS = 3_600_000
 
 
 @dataclass(frozen=True)
@@ -68,50 +69,65 @@ def anomaly_event(rng: random.Random, event_id: str, time_ms: int) -> dict[str, 
 
 
 def finding_event(rng: random.Random, event_id: str, time_ms: int) -> dict[str, Any]:
+    """Shaped like meshveil-dlp's (filters/pipeline/events.zig): findings by detector, each
+    with the locations the filter kept (here one per detector, holding its whole count)."""
     first, second = rng.sample(DETECTORS, 2)
+    first_count, second_count = rng.randint(1, 40), rng.randint(1, 5)
     return {
         "event_id": event_id,
         "type": "finding",
-        "time_unix_ms": time_ms,
         "module": "meshveil-dlp",
         "plugin": "dlp-inbound",
+        "time_unix_ms": time_ms,
+        "policy": "shop-pii",
+        "tenant": "shop",
+        "route": rng.choice(ROUTES),
         "direction": "response",
-        "action": rng.choice(("alert", "tag", "block")),
+        "request": {"id": f"{rng.getrandbits(64):016x}", "method": "GET", "status": 200},
         "enforced": False,
-        "request": {
-            "id": f"{rng.getrandbits(64):016x}",
-            "method": "GET",
-            "route": rng.choice(ROUTES),
-            "status": 200,
-        },
         "findings": [
             {
                 "detector": first,
-                "count": rng.randint(1, 40),
-                "where": "body",
-                "location": "$.items[*].value",
-                "fingerprints": [f"{rng.getrandbits(64):016x}"],
-                "masked_sample": "************4242",
+                "count": first_count,
+                "action": rng.choice(("alert", "tag", "block")),
+                "locations": [
+                    {
+                        "where": "body",
+                        "path": "$.items[*].value",
+                        "count": first_count,
+                        "fingerprints": [f"{rng.getrandbits(64):016x}"],
+                        "masked_sample": "************4242",
+                    }
+                ],
             },
-            {"detector": second, "count": rng.randint(1, 5), "where": "body", "location": "$.owner.contact"},
+            {
+                "detector": second,
+                "count": second_count,
+                "action": "alert",
+                "locations": [{"where": "body", "path": "$.owner.contact", "count": second_count}],
+            },
         ],
+        "unsampled": 0,
     }
 
 
 def synthetic_batches(
     node: str, *, batches: int, events_per_batch: int, now_ms: int, seed: int
 ) -> list[SyntheticBatch]:
-    """Half anomaly, half finding events; every event id unique across the batches."""
+    """Half anomaly, half finding events; every event id unique across the batches. Times
+    spread over the hour before `now_ms` in sending order, as a sidecar's queue holds them
+    (its events are stamped when they happen and leave in that order)."""
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not a secret
     nonce = f"{rng.getrandbits(64):016x}"
     made = []
     sequence = 0
+    total = batches * events_per_batch
     for batch_number in range(batches):
         events = []
         for _ in range(events_per_batch):
             sequence += 1
             event_id = f"{nonce}-{sequence:012x}"
-            time_ms = now_ms - rng.randrange(3_600_000)
+            time_ms = now_ms - HOUR_MS + sequence * HOUR_MS // total
             make = anomaly_event if sequence % 2 else finding_event
             events.append(make(rng, event_id, time_ms))
         envelope = {

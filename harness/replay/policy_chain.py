@@ -3,9 +3,10 @@ from it, so a platform team can try a policy on recorded traffic in one command.
 
 The chain is what the control plane serves (controlplane/policy/compile.py): the filters
 the policy needs, in Envoy's chain order, each with its compiled config and the policy's
-failure mode. Keys the policy names (hash tokens, format-preserving masks, fingerprints)
-come from a key file, or are generated afresh for the run (tokens then join within the
-run only, as they should for a trial).
+failure mode. Keys the policy names (hash tokens, format-preserving masks, fingerprints,
+the behaviour filter's identity key) come from a key file, or are generated afresh for
+the run (tokens then join within the run only, as they should for a trial). A replay
+sends no telemetry unless a `TelemetrySink` says where (the demo gives each sidecar one).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from controlplane.policy.filter_config import FilterConfigError
 from controlplane.policy.load import load_policy
 from controlplane.policy.mask_keys import EphemeralKeys, KeySource, MappedKeys
 from controlplane.policy.model import FailureMode, Policy
+from controlplane.policy.telemetry_sink import TelemetrySink
 from harness.host.config import FailurePolicy, PluginConfig
 
-REPLAYED_FILTERS = (FilterName.MASK, FilterName.DLP)
-"""Filters whose configs policies compile to today; meshveil-ueba's settings are not yet
-compiled from a policy's `behaviour`, so it is left out of a policy replay."""
+REPLAYED_FILTERS = (FilterName.UEBA, FilterName.MASK, FilterName.DLP)
+"""Filters a policy replay runs: every one a policy compiles to."""
 
 
 class PolicyChainError(ValueError):
@@ -43,9 +44,19 @@ class PolicyChain:
     """Names of keys made up for this run because no key file was given."""
 
 
-def chain_from_policy(policy_path: Path, modules_dir: Path, key_file: Path | None = None) -> PolicyChain:
+def chain_from_policy(
+    policy_path: Path,
+    modules_dir: Path,
+    key_file: Path | None = None,
+    *,
+    keys: KeySource | None = None,
+    telemetry: TelemetrySink | None = None,
+) -> PolicyChain:
+    """`keys` (else the key file, else keys made up for the run) and `telemetry` go to the
+    compiler as they are."""
     policy = read_policy(policy_path)
-    keys: KeySource = read_keys(key_file) if key_file is not None else EphemeralKeys()
+    if keys is None:
+        keys = read_keys(key_file) if key_file is not None else EphemeralKeys()
     needed = filters_for(policy)
     plugins = []
     for name in CHAIN_ORDER:
@@ -57,7 +68,7 @@ def chain_from_policy(policy_path: Path, modules_dir: Path, key_file: Path | Non
                 f"{module}: no such module; build the filters first (meshveil build --out {modules_dir})"
             )
         try:
-            configuration = compile_filter_config(policy, name, keys)
+            configuration = compile_filter_config(policy, name, keys, telemetry=telemetry)
         except FilterConfigError as error:
             raise PolicyChainError(f"{policy_path}: {error}") from error
         plugins.append(
@@ -77,7 +88,7 @@ def read_policy(path: Path) -> Policy:
         raise PolicyChainError(f"{path}: cannot read the policy ({error.strerror})") from error
     media_type = "application/json" if path.suffix == ".json" else "application/yaml"
     try:
-        return load_policy(text, media_type, BuiltinCatalog())
+        return load_policy(text, media_type, BuiltinCatalog(), base_dir=path.parent)
     except PolicyError as error:
         raise PolicyChainError(f"{path}: {error}") from error
 

@@ -42,8 +42,9 @@ class DryRun:
 
 
 def without_behaviour(text: bytes) -> bytes:
-    """The example policy minus behaviour analytics: the UEBA filter's config format is not
-    compiled from policies yet (see controlplane/policy/compile.py)."""
+    """The example policy minus behaviour analytics (which compiles too: see
+    controlplane/policy/ueba_config.py), so the chain is the mask and DLP filters whose
+    output these tests check."""
     assert b"  enabled: true\n  identity_header" in text
     return text.replace(b"  enabled: true\n  identity_header", b"  enabled: false\n  identity_header")
 

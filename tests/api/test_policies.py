@@ -183,3 +183,20 @@ def test_no_role_sees_or_changes_another_tenants_policy(tenancy: Tenancy, role: 
                 "/v1/policies", content=policy_text("sneaky", "shop", "shop"), headers=YAML
             )
             assert created_there.status_code == 403
+
+
+def test_an_update_is_audited_with_the_hashes_of_both_versions(tenancy: Tenancy) -> None:
+    created = create(tenancy, "audited")
+    changed = policy_text("audited").replace(b"threshold: 10", b"threshold: 12")
+    with tenancy.plane.client(tenancy.token("policy-author")) as client:
+        updated = client.put(f"/v1/policies/{created['id']}", content=changed, headers=YAML).json()
+    with tenancy.plane.client(tenancy.token("read-only")) as client:
+        events = client.get("/v1/audit", params={"limit": 1000}).json()
+    update = next(
+        event
+        for event in events
+        if event["action"] == "policy.update" and event["object_id"] == created["id"]
+    )
+    assert updated["content_hash"] != created["content_hash"]
+    assert (update["before_hash"], update["after_hash"]) == (created["content_hash"], updated["content_hash"])
+    assert update["detail"]["version"] == 2

@@ -53,6 +53,27 @@ def test_numeric_json_ids_are_not_findings(catalog_tables: MatcherTables) -> Non
     assert scan(catalog_tables, body.encode()) == []
 
 
+def test_international_phone_number_is_one_finding(catalog_tables: MatcherTables) -> None:
+    # The national number inside it is not reported again.
+    assert found_by(catalog_tables, "phone-number", "mobile: +1 415-555-0123.") == ["+1 415-555-0123"]
+    assert found_by(catalog_tables, "phone-number", "fax (212) 555-0123") == ["(212) 555-0123"]
+
+
+@pytest.mark.parametrize(
+    ("text", "iban"),
+    [
+        ("pay ES9121000418450200051332 EUR now", "ES9121000418450200051332"),
+        ("pay ES91 2100 0418 4502 0005 1332 EU", "ES91 2100 0418 4502 0005 1332"),
+        ("pay DE89 3704 0044 0532 0130 00 EUR", "DE89 3704 0044 0532 0130 00"),
+        ("pay DE89 3704 0044 0532 0130 00", "DE89 3704 0044 0532 0130 00"),
+    ],
+)
+def test_iban_before_a_short_uppercase_token_is_found_once(
+    catalog_tables: MatcherTables, text: str, iban: str
+) -> None:
+    assert found_by(catalog_tables, "iban-code", text) == [iban]
+
+
 def composite_text(catalog: list[Detector]) -> bytes:
     return "\n".join(example.text for d in catalog for example in d.examples.positive).encode()
 

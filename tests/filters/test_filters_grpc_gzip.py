@@ -107,11 +107,14 @@ def test_grpc_frames_split_at_every_offset_stay_valid_and_decode(modules: dict[s
     assert metrics["meshveil.dlp.route.payments.detector.us-ssn.response.findings"] == cuts
 
 
-def gzip_policy(gzip_handling: str = "decode", failure: str = "fail_closed") -> Policy:
+def gzip_policy(
+    gzip_handling: str = "decode", failure: str = "fail_closed", mode: str = "streaming"
+) -> Policy:
     return load(
         "  - name: orders\n"
         "    match: {paths: ['/v1/**']}\n"
         "    content_types: [application/json]\n"
+        f"    body: {{mode: {mode}}}\n"
         f"    gzip: {gzip_handling}\n"
         "    detectors:\n"
         "      credit-card: {action: alert, mask: {type: redact, placeholder: '[CARD]'}}\n",
@@ -177,3 +180,114 @@ def test_compressed_bodies_pass_unscanned_only_when_the_policy_says(
     else:
         assert outcome.local_reply is not None and outcome.local_reply.status == 503
         assert outcome.request_to_upstream is None or CARD.encode() not in outcome.request_to_upstream.body
+
+
+def grpc_fail_open_policy(failure: str) -> Policy:
+    return load(
+        "  - name: payments\n"
+        "    match: {paths: ['/shop.Payments/**']}\n"
+        "    content_types: [application/grpc]\n"
+        "    detectors:\n"
+        "      credit-card: {action: alert, mask: {type: partial}}\n",
+        failure,
+    )
+
+
+UNSCANNABLE = "meshveil.mask.values.unscannable"
+
+
+def test_grpc_past_the_message_limit_fails_open_with_the_rest_intact(modules: dict[str, Path]) -> None:
+    masked_first = PAYMENT(name="Ada")
+    masked_first.details.card = "**** **** **** 1111"
+    first = PAYMENT(name="Ada")
+    first.details.card = CARD
+    # Past the 64 KiB message bound: it cannot be scanned, so the policy decides.
+    huge = PAYMENT(name="Big", notes=["y" * (70 * 1024)])
+    last = PAYMENT(name="Grace", notes=["card " + CARD])
+    head = frame(first.SerializeToString())
+    body = head + frame(huge.SerializeToString()) + frame(last.SerializeToString())
+    with sidecar(modules, grpc_fail_open_policy("fail_open")) as car:
+        for cut in [*range(1, len(head) + 8), len(head) + 40_000, len(body) - 3]:
+            before = car.host.metrics.get(UNSCANNABLE, 0)
+            exchange = Exchange(
+                path="/shop.Payments/Get",
+                response_type="application/grpc",
+                response_chunks=chunks(body, [cut]),
+                response_trailers=[("grpc-status", "0")],
+            ).build(f"open-{cut}")
+            outcome = car.run(exchange)
+            sent = outcome.response_to_client.body
+            assert outcome.local_reply is None and not outcome.stream_reset, cut
+            # Masked up to the frame that could not be scanned, then byte for byte as it came.
+            assert sent == frame(masked_first.SerializeToString()) + body[len(head) :], cut
+            assert [PAYMENT.FromString(message) for message in frames(sent)][1:] == [huge, last]
+            assert outcome.response_to_client.header("content-length") is None
+            assert car.host.metrics[UNSCANNABLE] == before + 1, cut
+        logs = car.log_text()
+    assert "the policy fails open: the rest passes as it came" in logs
+    assert CARD not in logs
+
+
+def test_grpc_past_the_message_limit_fails_closed_unless_the_policy_says(modules: dict[str, Path]) -> None:
+    first = PAYMENT(name="Ada")
+    first.details.card = CARD
+    body = frame(first.SerializeToString()) + frame(PAYMENT(notes=["y" * (70 * 1024)]).SerializeToString())
+    with sidecar(modules, grpc_fail_open_policy("fail_closed")) as car:
+        outcome = car.run(
+            Exchange(
+                path="/shop.Payments/Get",
+                response_type="application/grpc",
+                response_chunks=chunks(body, [7, 30_000]),
+                response_trailers=[("grpc-status", "0")],
+            ).build()
+        )
+    assert outcome.local_reply is not None or outcome.stream_reset
+    assert CARD.encode() not in outcome.response_to_client.body
+
+
+def test_a_gzip_body_that_cannot_be_masked_fails_open_intact_or_fails_closed(
+    modules: dict[str, Path],
+) -> None:
+    # Valid gzip around JSON that does not parse: the walker refuses it part way, after
+    # a card it has masked and a long note that went on.
+    start = b'{"orders": [{"card": "' + CARD.encode() + b'"}, {"note": "' + b"x" * 20_000 + b'"}, '
+    broken = start + b'{"card": "' + CARD.encode() + b'" oops}]}'
+    compressed = gzip.compress(broken)
+    # The same body with a bad CRC: the decoder itself fails, at the very end.
+    corrupt = compressed[:-8] + bytes(4) + compressed[-4:]
+    headers = [("content-encoding", "gzip")]
+    with sidecar(modules, gzip_policy(failure="fail_open", mode="buffered")) as car:
+        # Buffered: nothing went on yet, so the whole body passes as it came.
+        buffered = car.run(
+            Exchange(
+                request_chunks=chunks(compressed, [len(compressed) // 3]), request_headers=headers
+            ).build("b")
+        )
+    with sidecar(modules, gzip_policy(failure="fail_open")) as car:
+        # Streaming, failing after re-encoded output went on: raw bytes cannot follow
+        # it, so the rest is decoded and re-encoded unscanned; the stream stays valid.
+        streamed = [
+            car.run(
+                Exchange(request_chunks=chunks(compressed, cuts), request_headers=headers).build(f"s-{cuts}")
+            )
+            for cuts in ([40, len(compressed) - 20], [25], list(range(50, len(compressed), 50)))
+        ]
+        unscannable = car.host.metrics[UNSCANNABLE]
+        # A stream the decoder refuses cannot be continued at all: it fails closed.
+        refused = car.run(
+            Exchange(request_chunks=chunks(corrupt, [40, len(corrupt) - 6]), request_headers=headers).build(
+                "c"
+            )
+        )
+        logs = car.log_text()
+    assert buffered.local_reply is None
+    assert buffered.request_to_upstream is not None and buffered.request_to_upstream.body == compressed
+    masked_start = start.replace(CARD.encode(), b"[CARD]")
+    for outcome in streamed:
+        assert outcome.local_reply is None and outcome.request_to_upstream is not None
+        assert gzip.decompress(outcome.request_to_upstream.body) == masked_start + broken[len(start) :]
+    assert unscannable == len(streamed)
+    assert "the policy fails open: the rest passes unscanned, decoded and re-encoded" in logs
+    assert refused.local_reply is not None or refused.stream_reset
+    assert "cannot be continued as it came: fails closed" in logs
+    assert CARD not in logs

@@ -14,9 +14,7 @@ from harness.host import FilterChain, Host, HostConfig, PluginConfig, PluginLoad
 from harness.host.clock import VirtualClock
 from tests.filters.filters_support import CARD, KEYS, Exchange, chunks, load
 from tests.trust.bundles import Target, bundle
-from tests.trust.conftest import NOW, KeyRing, key_ring, trust_root, trusted_modules
-
-__all__ = ["key_ring", "trust_root", "trusted_modules"]
+from tests.trust.keys import NOW, KeyRing
 
 POLICY = load(
     "  - name: payments\n"

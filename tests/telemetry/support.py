@@ -54,6 +54,7 @@ class Collector:
         batch_id: str | None = None,
         dropped: int = 0,
         header_node: str | None = None,
+        xfcc: str | None = None,
     ) -> httpx.Response:
         body = batch(node, events, batch_id=batch_id, dropped=dropped)
         headers = {
@@ -62,6 +63,8 @@ class Collector:
             "content-type": "application/json",
             "idempotency-key": body["batch_id"],
         }
+        if xfcc is not None:
+            headers["x-forwarded-client-cert"] = xfcc
         with self.plane.client() as client:
             return client.post("/v1/telemetry", content=json.dumps(body), headers=headers)
 

@@ -124,6 +124,8 @@ def test_bad_batches_are_refused_with_the_field_and_bad_events_alone(collector: 
             "/v1/telemetry", content=b"{oops", headers={**headers, "content-type": "application/json"}
         )
         assert not_json.status_code == 400 and "not JSON" in not_json.json()["detail"]
+        assert not_json.headers["content-type"] == "application/problem+json"
+        assert not_json.json()["instance"] == "/v1/telemetry"
         wrong_type = client.post(
             "/v1/telemetry", content=b"{}", headers={**headers, "content-type": "text/plain"}
         )
@@ -155,6 +157,16 @@ def test_bad_batches_are_refused_with_the_field_and_bad_events_alone(collector: 
     assert reasons[0].startswith("events[1].score:")
     assert "type must be one of" in reasons[1]
     assert reasons[2].startswith("events[3].time_unix_ms:") and "ahead of the collector's clock" in reasons[2]
+
+
+def test_the_ingest_route_is_documented_with_its_headers_and_body(collector: Collector) -> None:
+    with collector.plane.client() as client:
+        operation = client.get("/openapi.json").json()["paths"]["/v1/telemetry"]["post"]
+    headers = {item["name"]: item["required"] for item in operation["parameters"] if item["in"] == "header"}
+    assert headers == {"authorization": True, "x-meshveil-node": True, "x-forwarded-client-cert": False}
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert {"schema", "batch_id", "node", "events"} <= set(body["required"])
+    assert "IngestOut" in json.dumps(operation["responses"]["200"])
 
 
 def test_values_that_are_not_masked_never_reach_storage(collector: Collector) -> None:

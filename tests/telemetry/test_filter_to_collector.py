@@ -7,42 +7,36 @@ and the drops the filter counted are the drops the collector reports for the nod
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from controlplane.demo.collector_bridge import CollectorBridge, Outage
 from controlplane.modules.build import BuiltModule
-from harness.host import FilterChain, Host, HostConfig, PluginConfig, VirtualClock, WasmRuntime
+from harness.host import FilterChain, Host, PluginConfig, WasmRuntime
 from tests.harness.host_support import wasm_runtime
-from tests.service_fixture import RunningPlane, running_plane
+from tests.telemetry.sidecar_support import (
+    CLUSTER,
+    IssuedMesh,
+    issued_mesh,
+    node_row,
+    sidecar_host,
+    stored_events,
+)
 from tests.ueba.ueba_support import IDENTITY_KEY, Client, exchange
 
 __all__ = ["wasm_runtime"]
 
 NODE = "sidecar~10.0.0.7~checkout-7d9f8b6c5-x2x9z.shop~shop.svc.cluster.local"
-CLUSTER = "meshveil-controlplane"
 RECORD_ANY_CARDS = {"name": "any-cards", "feature": "findings", "detector": "credit_card", "threshold": 1,
                     "window_seconds": 60, "action": "record"}  # fmt: skip
 
 
-@dataclass
-class Mesh:
-    plane: RunningPlane
-    analyst: str
-    node_token: str
-
-
 @pytest.fixture(scope="module")
-def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    with running_plane(tmp_path_factory.mktemp("mesh")) as plane, plane.admin() as admin:
-        admin.post("/v1/tenants", json={"name": "shop", "namespaces": ["shop"]}).raise_for_status()
-        analyst = admin.post("/v1/tokens", json={"name": "analyst", "role": "analyst", "tenants": ["shop"]})
-        node = admin.post("/v1/telemetry/nodes", json={"node_id": NODE, "tenant": "shop"})
-        yield Mesh(plane, analyst.json()["token"], node.json()["token"])
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IssuedMesh]:
+    with issued_mesh(tmp_path_factory.mktemp("mesh"), NODE) as mesh:
+        yield mesh
 
 
 def sidecar(
@@ -57,13 +51,7 @@ def sidecar(
         "telemetry": {"cluster": CLUSTER, "token": token, "batch_events": 4, "timeout_ms": 2000,
                       "backoff_initial_ms": 1000, "backoff_max_ms": 4000, "max_attempts": 0, **telemetry},
     }  # fmt: skip
-    upstreams = {CLUSTER: bridge.upstream()}
-    # The sidecar's clock is the collector's: events from a virtual 2026-01-01 would be expired.
-    clock = VirtualClock(wall_nanos=time.time_ns())
-    settings = HostConfig(
-        workers=2, runtime=runtime, node_id=NODE, upstreams=upstreams, route_name=route, clock=clock
-    )
-    host = Host(settings)
+    host = sidecar_host(runtime, NODE, bridge, route_name=route)
     plugin = host.load_plugin(
         PluginConfig(name="ueba-inbound", module=module, configuration=json.dumps(config).encode())
     )
@@ -77,22 +65,16 @@ def emit(host: Host, chain: FilterChain, first: int, count: int) -> None:
         chain.run(exchange(client, f"x{index}", findings={"credit_card": 2}), worker=index % 2)
 
 
-def stored(mesh: Mesh, **params: Any) -> list[dict[str, Any]]:
-    with mesh.plane.client(mesh.analyst) as analyst:
-        events: list[dict[str, Any]] = analyst.get(
-            "/v1/telemetry/events", params={"limit": 1000, **params}
-        ).json()["events"]
-        return events
+def stored(mesh: IssuedMesh, **params: Any) -> list[dict[str, Any]]:
+    return stored_events(mesh.plane, mesh.analyst, **params)
 
 
-def node_totals(mesh: Mesh) -> dict[str, Any]:
-    with mesh.plane.client(mesh.analyst) as analyst:
-        nodes: list[dict[str, Any]] = analyst.get("/v1/telemetry/nodes").json()
-    return next(item for item in nodes if item["node_id"] == NODE)
+def node_totals(mesh: IssuedMesh) -> dict[str, Any]:
+    return node_row(mesh.plane, mesh.analyst, NODE)
 
 
 def test_down_then_answers_lost_then_up_stores_every_event_once(
-    mesh: Mesh, wasm_runtime: WasmRuntime, built_modules: dict[str, BuiltModule]
+    mesh: IssuedMesh, wasm_runtime: WasmRuntime, built_modules: dict[str, BuiltModule]
 ) -> None:
     bridge = CollectorBridge(mesh.plane.rest_url, outage=Outage.DOWN)
     module = built_modules["meshveil-ueba"].path.read_bytes()
@@ -126,7 +108,7 @@ def test_down_then_answers_lost_then_up_stores_every_event_once(
 
 
 def test_the_drops_the_filter_counts_are_the_drops_the_collector_reports(
-    mesh: Mesh, wasm_runtime: WasmRuntime, built_modules: dict[str, BuiltModule]
+    mesh: IssuedMesh, wasm_runtime: WasmRuntime, built_modules: dict[str, BuiltModule]
 ) -> None:
     before = node_totals(mesh)
     bridge = CollectorBridge(mesh.plane.rest_url, outage=Outage.DOWN)

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from controlplane.cli import main
+from controlplane.policy.behaviour import EventDelivery
 
 
 def test_bench_telemetry_reports_every_path_and_the_target(capsys: pytest.CaptureFixture[str]) -> None:
@@ -28,6 +29,17 @@ def test_bench_telemetry_reports_every_path_and_the_target(capsys: pytest.Captur
         values["REST time per batch"] / values["storage time per batch"], rel=1e-6
     )
     assert [check["required"] for check in report["checks"]] == [10_000, 10_000]
+    # The client's CPU is told apart from the plane's (which then has less to account for).
+    for path in ("REST POST /v1/telemetry", "REST, every batch sent again"):
+        assert values[f"{path}, per plane CPU-second"] >= values[f"{path}, per CPU-second"] > 0
+
+
+def test_bench_telemetry_batches_as_the_filters_do_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    default = EventDelivery().batch_events
+    assert main(["bench", "telemetry", "--events", str(2 * default), "--json"]) == 0
+    setup = json.loads(capsys.readouterr().out)["setup"]
+    assert setup["batches"].startswith(f"2 of {default} events")
+    assert setup["events per batch"] == f"{default} (telemetry.delivery.batch_events' default: {default})"
 
 
 def test_bench_telemetry_refuses_bad_sizes(capsys: pytest.CaptureFixture[str]) -> None:

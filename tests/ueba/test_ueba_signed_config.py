@@ -10,10 +10,8 @@ from controlplane.modules.build import BuiltModule
 from harness.host import FilterChain, Host, HostConfig, PluginConfig, PluginLoadError
 from harness.host.clock import VirtualClock
 from tests.trust.bundles import Target, bundle
-from tests.trust.conftest import NOW, KeyRing, key_ring, trust_root, trusted_modules
+from tests.trust.keys import NOW, KeyRing
 from tests.ueba.ueba_support import MODULE, Client, exchange, refused, ueba_config
-
-__all__ = ["key_ring", "trust_root", "trusted_modules"]
 
 PLUGIN = "ueba-inbound"
 

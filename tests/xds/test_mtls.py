@@ -4,6 +4,7 @@ REST polling (which carries no verifiable identity) is refused when mTLS is requ
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,6 +15,8 @@ from envoy_data_plane.envoy.service.discovery.v3 import DiscoveryRequest, Discov
 from envoy_data_plane.google.protobuf import Struct
 
 from controlplane.modules.build import BuiltModule
+from controlplane.policy.filter_config import HEADER
+from controlplane.trust.config_statement import Bundle, ConfigStatement
 from tests.api.conftest import policy_text
 from tests.service_fixture import make_trust, running_plane
 from tests.xds.certificates import CertificateAuthority, Issued
@@ -158,3 +161,30 @@ def test_rest_polling_is_refused_when_mtls_is_required(mtls: MtlsPlane) -> None:
     assert response.status_code == 403
     assert response.headers["content-type"] == "application/problem+json"
     assert "requires mTLS" in response.json()["detail"]
+
+
+def telemetry_in(response: DiscoveryResponse, name: str) -> dict[str, object] | None:
+    """The `telemetry` object of resource `name`'s signed config (None: it has no sink)."""
+    typed = next(item.unpack() for item in response.resources if item.unpack().name == name)
+    wasm = typed.typed_config.unpack()
+    bundle = Bundle.from_bytes(wasm.config.configuration.unpack().value)
+    packed = ConfigStatement.from_payload(bundle.config.payload, "config").config
+    _, _, header_size, document_size, _ = HEADER.unpack_from(packed)
+    sink: dict[str, object] | None = json.loads(packed[header_size : header_size + document_size]).get(
+        "telemetry"
+    )
+    return sink
+
+
+def test_node_telemetry_credential_only_for_a_node_id_of_the_peers_namespace(mtls: MtlsPlane) -> None:
+    peer = mtls.ca.workload([CHECKOUT])
+    own = first_response(
+        mtls, peer, request("sidecar~10.0.0.1~checkout-7d9f8b6c5-x2x9z.payments~payments.svc")
+    )
+    own_sink = telemetry_in(own, "meshveil-dlp")
+    assert own_sink is not None and str(own_sink["token"]).startswith("mvn_")
+    # The same certificate claiming a pod of another namespace gets its config, but no
+    # credential: it cannot collect the tokens of other namespaces' nodes.
+    other = first_response(mtls, peer, request("sidecar~10.0.0.2~checkout-7d9f8b6c5-x2x9z.shop~shop.svc"))
+    assert names_in(other) == set(NAMES)
+    assert telemetry_in(other, "meshveil-dlp") is None

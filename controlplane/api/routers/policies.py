@@ -1,13 +1,16 @@
-"""/v1/policies: create, update, list, get, versions, diff, rollback, delete."""
+"""/v1/policies: create, update, list, get, versions, diff, rollback, delete, and WasmPlugins
+with signed configs for Istio-managed delivery."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
+import yaml
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from controlplane.api import policy_service
+from controlplane.api import policy_service, wasmplugin_service
 from controlplane.api.context import ServiceContext
 from controlplane.api.problems import Problem
 from controlplane.api.schemas import (
@@ -16,12 +19,14 @@ from controlplane.api.schemas import (
     PolicyOut,
     PolicyVersionSummary,
     RollbackIn,
+    WasmPluginsIn,
 )
-from controlplane.api.security import require, service
+from controlplane.api.security import authorize, bearer_token, require, service
 from controlplane.auth.principal import Principal
 from controlplane.auth.roles import Permission
 from controlplane.policy.diff import diff_documents
 from controlplane.storage import policies
+from controlplane.storage.policies import PolicyVersion
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
@@ -37,6 +42,7 @@ _POLICY_BODY: dict[str, Any] = {
 }
 
 Context = Annotated[ServiceContext, Depends(service)]
+Token = Annotated[str, Depends(bearer_token)]
 Reader = Annotated[Principal, Depends(require(Permission.POLICY_READ))]
 Writer = Annotated[Principal, Depends(require(Permission.POLICY_WRITE))]
 RolloutWriter = Annotated[Principal, Depends(require(Permission.ROLLOUT_WRITE))]
@@ -56,15 +62,20 @@ def _if_match(value: str | None) -> int | None:
     return int(text)
 
 
+# Creating and updating authenticate on the worker thread that writes (`authorize`): the
+# policy write path is the hot one, and each hop to the thread pool costs it under load.
 @router.post("", status_code=201, response_model=PolicyOut, openapi_extra=_POLICY_BODY)
-async def create_policy(
-    request: Request, response: Response, context: Context, principal: Writer
-) -> PolicyOut:
+async def create_policy(request: Request, response: Response, context: Context, token: Token) -> PolicyOut:
     body = await _body(request)
-    version = await run_in_threadpool(policy_service.create_policy, context, principal, body)
+    version = await run_in_threadpool(_create, context, token, body)
     response.headers["Location"] = f"/v1/policies/{version.policy_id}"
     response.headers["ETag"] = f'"{version.version}"'
     return PolicyOut.of(version)
+
+
+def _create(context: ServiceContext, token: str, body: policy_service.PolicyBody) -> PolicyVersion:
+    principal = authorize(context, token, Permission.POLICY_WRITE)
+    return policy_service.create_policy(context, principal, body)
 
 
 @router.put("/{policy_id}", response_model=PolicyOut, openapi_extra=_POLICY_BODY)
@@ -74,17 +85,26 @@ async def update_policy(
     request: Request,
     response: Response,
     context: Context,
-    principal: Writer,
+    token: Token,
     if_match: Annotated[
         str | None, Header(description="apply only if the latest version is this one")
     ] = None,
 ) -> PolicyOut:
     body = await _body(request)
-    version = await run_in_threadpool(
-        policy_service.update_policy, context, principal, policy_id, body, _if_match(if_match)
-    )
+    version = await run_in_threadpool(_update, context, token, policy_id, body, if_match)
     response.headers["ETag"] = f'"{version.version}"'
     return PolicyOut.of(version)
+
+
+def _update(
+    context: ServiceContext,
+    token: str,
+    policy_id: str,
+    body: policy_service.PolicyBody,
+    if_match: str | None,
+) -> PolicyVersion:
+    principal = authorize(context, token, Permission.POLICY_WRITE)
+    return policy_service.update_policy(context, principal, policy_id, body, _if_match(if_match))
 
 
 @router.get("", response_model=list[PolicyOut])
@@ -164,6 +184,35 @@ def diff_versions(
 def rollback(policy_id: str, body: RollbackIn, context: Context, principal: RolloutWriter) -> PolicyOut:
     """Serve an earlier version's content again, as a new and higher version."""
     return PolicyOut.of(policy_service.rollback_policy(context, principal, policy_id, body.version))
+
+
+@router.post(
+    "/{policy_id}/wasmplugins",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "One WasmPlugin per filter and workload selector, as YAML documents "
+            '(`kubectl apply -f -`), or `{"items": [...]}` with `Accept: application/json`',
+            "content": {"application/yaml": {"schema": {"type": "string"}}, "application/json": {}},
+        }
+    },
+)
+def render_wasmplugins(
+    policy_id: str, body: WasmPluginsIn, request: Request, context: Context, principal: RolloutWriter
+) -> Response:
+    """Istio-managed delivery of the latest version, signed: each WasmPlugin's pluginConfig is
+    the signed config bundle its filter verifies, valid for `validity_seconds`."""
+    render = wasmplugin_service.RenderRequest(
+        validity=body.validity_seconds,
+        sources={
+            name: wasmplugin_service.ModuleSource(source.url, source.sha256)
+            for name, source in body.modules.items()
+        },
+    )
+    manifests = wasmplugin_service.render_wasmplugins(context, principal, policy_id, render)
+    if "application/json" in request.headers.get("accept", ""):
+        return Response(json.dumps({"items": manifests}), media_type="application/json")
+    return Response(yaml.safe_dump_all(manifests, sort_keys=False), media_type="application/yaml")
 
 
 @router.delete("/{policy_id}", status_code=204)

@@ -4,14 +4,16 @@ analyst's queries, aggregates and exports (permission telemetry.read, tenant-sco
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.exc import IntegrityError
+from starlette.background import BackgroundTask
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from controlplane.api.context import ServiceContext
-from controlplane.api.problems import Problem
+from controlplane.api.problems import Problem, problem_response
 from controlplane.api.security import ensure_scoped, ensure_visible, require, service
 from controlplane.api.telemetry_schemas import (
     BucketOut,
@@ -31,19 +33,16 @@ from controlplane.api.telemetry_schemas import (
 )
 from controlplane.auth.principal import Principal
 from controlplane.auth.roles import Permission
-from controlplane.storage import audit, tenants
+from controlplane.storage import audit, generation, tenants
 from controlplane.storage.tables import TelemetryNodeRow
 from controlplane.telemetry import export, nodes, query
 from controlplane.telemetry.ingest import IngestError
+from controlplane.telemetry.peer import peer_of
 from controlplane.telemetry.query import DIMENSIONS, EventFilter
+from controlplane.telemetry.wire import BatchEnvelope
 
-router = APIRouter(prefix="/v1/telemetry", tags=["telemetry"])
-
-
-async def service_on_loop(request: Request) -> ServiceContext:
-    """`security.service`, as a coroutine: FastAPI runs plain functions on a worker thread,
-    a hop the ingest path, taken by every batch of every sidecar, should not pay."""
-    return service(request)
+INGEST_PATH = "/v1/telemetry"
+router = APIRouter(prefix=INGEST_PATH, tags=["telemetry"])
 
 
 Context = Annotated[ServiceContext, Depends(service)]
@@ -57,27 +56,66 @@ Dimension = Literal["detector", "service", "route", "identity", "action", "peer"
 assert set(Dimension.__args__) == set(DIMENSIONS)  # type: ignore[attr-defined]
 
 
-@router.post("", response_model=IngestOut, summary="Ingest a batch of events from a sidecar")
-async def ingest(
-    *,
-    request: Request,
-    context: Annotated[ServiceContext, Depends(service_on_loop)],
-    background: BackgroundTasks,
-    authorization: Annotated[str | None, Header()] = None,
-    x_meshveil_node: Annotated[str | None, Header()] = None,
-    content_type: Annotated[str | None, Header()] = None,
-) -> IngestOut:
+# The sidecars' hot path: the handler takes the raw request and answers with ready JSON
+# bytes, because FastAPI's per-request header parameters, dependencies and response-model
+# validation cost more CPU than parsing and storing the batch. The schema below documents
+# what FastAPI would otherwise infer.
+_INGEST_OPENAPI: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "authorization",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "`Bearer TOKEN`: the node's telemetry credential",
+        },
+        {
+            "name": "x-meshveil-node",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "the Envoy node id the credential was issued to",
+        },
+        {
+            "name": "x-forwarded-client-cert",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "set by a mesh proxy in front of the plane: the mTLS peer, checked "
+            "against the node",
+        },
+    ],
+    "requestBody": {
+        "required": True,
+        # The envelope; each event's fields are described in docs/telemetry.md.
+        "content": {"application/json": {"schema": BatchEnvelope.model_json_schema()}},
+    },
+}
+
+
+@router.post(
+    "",
+    response_model=IngestOut,
+    summary="Ingest a batch of events from a sidecar",
+    openapi_extra=_INGEST_OPENAPI,
+)
+async def ingest(request: Request) -> Response:
     """The contract is docs/telemetry.md. 2xx: taken (events already stored are not stored
     again); 4xx: refused for good; 5xx: retry the same bytes later."""
+    context: ServiceContext = request.app.state.service
     collector = context.collector
-    token = _bearer(authorization)
+    headers = request.headers
+    token = _bearer(headers.get("authorization"))
+    node = headers.get("x-meshveil-node")
     # The collector blocks on the database: off the event loop, which also serves xDS.
     try:
-        sender = collector.authenticate_cached(token, x_meshveil_node)
+        peer = peer_of(headers.get("x-forwarded-client-cert"))
+        sender = collector.authenticate_cached(token, node, peer)
         if sender is None:
-            sender = await collector.run(collector.authenticate, token, x_meshveil_node)
+            sender = await collector.run(collector.authenticate, token, node, peer)
     except IngestError as error:
         raise _problem(error) from error
+    content_type = headers.get("content-type")
     if content_type is None or content_type.split(";")[0].strip().lower() != "application/json":
         raise Problem(415, "send the batch as application/json")
     body = await _bounded_body(request)
@@ -85,9 +123,28 @@ async def ingest(
         result = await collector.run(collector.ingest, sender, body)
     except IngestError as error:
         raise _problem(error) from error
-    if collector.sweep_due():
-        background.add_task(collector.run, collector.sweep_if_due)
-    return IngestOut.of(result)
+    sweep = BackgroundTask(collector.run, collector.sweep_if_due) if collector.sweep_due() else None
+    return Response(IngestOut.of(result).model_dump_json(), media_type="application/json", background=sweep)
+
+
+class IngestFastPath:
+    """ASGI middleware that serves `POST /v1/telemetry` straight to `ingest`, past FastAPI's
+    routing, exception and exit-stack layers, which cost a sidecar's batch about as much
+    CPU as validating it. Everything else, and the route's OpenAPI entry, stay with
+    FastAPI; unexpected errors still reach the server-error middleware outside this one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != INGEST_PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        try:
+            response = await ingest(Request(scope, receive))
+        except Problem as problem:
+            response = problem_response(problem, INGEST_PATH)
+        await response(scope, receive, send)
 
 
 def _bearer(authorization: str | None) -> str | None:
@@ -114,7 +171,12 @@ def _problem(error: IngestError) -> Problem:
 # --- node credentials ---------------------------------------------------------------------
 
 
-@router.post("/nodes", status_code=201, response_model=NodeCreatedOut, summary="Issue a node's credential")
+@router.post(
+    "/nodes",
+    status_code=201,
+    response_model=NodeCreatedOut,
+    summary="Issue a node's credential, or a new one for a node whose credential was revoked",
+)
 def create_node(body: NodeIn, context: Context, principal: NodeAdmin) -> NodeCreatedOut:
     ensure_scoped(principal, body.tenant)
     with context.database.write() as session:
@@ -122,18 +184,22 @@ def create_node(body: NodeIn, context: Context, principal: NodeAdmin) -> NodeCre
             raise Problem(422, f"tenant: unknown tenant {body.tenant!r}", kind="invalid-request")
         try:
             issued = nodes.issue(session, body.node_id, body.tenant, body.service, principal.actor().subject)
-        except (nodes.NodeConflictError, IntegrityError) as error:
+        except nodes.NodeConflictError as error:
+            raise Problem(409, str(error), kind="conflict") from error
+        except IntegrityError as error:  # another replica issued it meanwhile
             raise Problem(
                 409, f"node {body.node_id!r} already has a telemetry credential", kind="conflict"
             ) from error
+        if issued.rotated:
+            context.collector.forget(body.node_id)
         audit.record(
             session,
             principal.actor(),
-            "telemetry-node.create",
+            "telemetry-node.rotate" if issued.rotated else "telemetry-node.create",
             "telemetry-node",
             body.node_id,
             tenant=body.tenant,
-            detail={"service": issued.row.service},
+            detail={"service": issued.row.service, "credential": "issued"},
         )
         return NodeCreatedOut(**NodeOut.of(issued.row).model_dump(), token=issued.token)
 
@@ -157,6 +223,39 @@ def revoke_node(node_id: str, context: Context, principal: NodeAdmin) -> Respons
             session, principal.actor(), "telemetry-node.revoke", "telemetry-node", node_id, tenant=row.tenant
         )
     return Response(status_code=204)
+
+
+@router.post(
+    "/nodes/{node_id:path}/rotate",
+    response_model=NodeOut,
+    summary="Rotate the credential the ECDS server derives for a node (live or revoked)",
+)
+def rotate_node(node_id: str, context: Context, principal: NodeAdmin) -> NodeOut:
+    """The old token is refused at once; the node is served a config with its new one."""
+    with context.database.write() as session:
+        row = nodes.get(session, node_id)
+        if row is None:
+            raise Problem(404, "telemetry node not found")
+        ensure_visible(principal, row.tenant, "telemetry node")
+        try:
+            nodes.rotate_derived(row)
+        except nodes.NodeConflictError as error:
+            raise Problem(409, str(error), kind="conflict") from error
+        # Every replica rebuilds its snapshot, reads the new epoch and serves the new token.
+        generation.bump(session)
+        context.collector.forget(node_id)
+        audit.record(
+            session,
+            principal.actor(),
+            "telemetry-node.rotate",
+            "telemetry-node",
+            node_id,
+            tenant=row.tenant,
+            detail={"credential": "derived", "epoch": row.credential_epoch},
+        )
+        rotated = NodeOut.of(row)
+    context.hub.publish()
+    return rotated
 
 
 # --- queries --------------------------------------------------------------------------------

@@ -20,6 +20,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from controlplane.policy.compile import FilterName, compile_filter_config
+from controlplane.policy.load import load_policy
+from controlplane.policy.mask_keys import MappedKeys
+from controlplane.policy.telemetry_sink import TelemetrySink
 from harness.bench.pass_through import pass_through_module
 from harness.bench.registry import BenchError, BenchTarget
 from harness.bench.report import BenchReport
@@ -29,6 +33,31 @@ from harness.traffic.synthetic import DEFAULT_SEED, json_exchanges
 
 DEFAULT_MODULE = Path("build/filters/meshveil-ueba.wasm")
 COLLECTOR = "meshveil-collector"
+IDENTITY_KEY_REF = "bench-identity-key"
+NODE_TOKEN = "bench-node-token"  # noqa: S105 - the bench's stand-in collector takes any token
+_POLICY = f"""\
+api_version: meshveil.io/v1alpha1
+kind: DataProtectionPolicy
+name: bench
+tenant: bench
+targets: {{workloads: [{{namespace: bench}}]}}
+routes:
+  - name: api
+    match: {{paths: ["/**"]}}
+    directions: [response]
+    content_types: [application/json]
+    detectors:
+      credit-card: {{action: alert}}
+behaviour:
+  enabled: true
+  identity_key_ref: {IDENTITY_KEY_REF}
+  entity_sources: [{{source: bearer_jwt}}, {{source: source_ip}}]
+  group_sources: [{{source: peer_principal}}]
+  max_entities: MAX_ENTITIES
+  rules:
+    - {{name: card-volume, feature: findings, detector: credit-card, threshold: 500,
+       window_seconds: 3600, action: block}}
+"""
 DISTINCT_EXCHANGES = 256
 MICRO = 1e6
 
@@ -99,26 +128,14 @@ def _read_module(path: Path) -> bytes:
 
 
 def _config(identities: int) -> bytes:
-    """A realistic policy: JWT then address, peer groups, a rule, default bands, telemetry on."""
-    return json.dumps(
-        {
-            "identity_key": "62656e63682d6964656e746974792d6b6579",
-            "entity_sources": [{"source": "bearer_jwt"}, {"source": "source_ip"}],
-            "group_sources": [{"source": "peer_principal"}],
-            "max_entities": max(64, 2 * identities),
-            "rules": [
-                {
-                    "name": "card-volume",
-                    "feature": "findings",
-                    "detector": "credit_card",
-                    "threshold": 500,
-                    "window_seconds": 3600,
-                    "action": "block",
-                }
-            ],
-            "telemetry": {"cluster": COLLECTOR, "token": "bench-node-token"},
-        }
-    ).encode()
+    """Compiled, as the control plane does, from a realistic policy: JWT then address, peer
+    groups, a rule, default bands, telemetry on."""
+    policy = load_policy(
+        _POLICY.replace("MAX_ENTITIES", str(max(64, 2 * identities))).encode(), "application/yaml"
+    )
+    keys = MappedKeys({IDENTITY_KEY_REF: b"bench-identity-key-0123456789abc"})
+    sink = TelemetrySink(cluster=COLLECTOR, token=NODE_TOKEN)
+    return compile_filter_config(policy, FilterName.UEBA, keys=keys, telemetry=sink)
 
 
 def _token(subject: str) -> str:
@@ -141,7 +158,7 @@ def _traffic(identities: int, seed: int) -> list[HttpExchange]:
             body_chunks=base.request.body_chunks,
         )
         response = HttpMessage(
-            headers=[*base.response.headers, ("x-meshveil-findings", f"credit_card={index % 3}, email=1")],
+            headers=[*base.response.headers, ("x-meshveil-findings", f"credit-card={index % 3}, email=1")],
             body_chunks=base.response.body_chunks,
         )
         connection = {
