@@ -118,8 +118,17 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "node_telemetry",
         _bool,
-        "give each ECDS node's DLP/UEBA config a telemetry sink with its own credential",
+        "give each ECDS node's DLP/UEBA config a telemetry sink with its own credential "
+        "(only to mTLS-verified nodes, see node_telemetry_unverified)",
         True,
+    ),
+    Option(
+        "node_telemetry_unverified",
+        _bool,
+        "also give node credentials to xDS clients without a verified client certificate; their node "
+        "id is only their claim, so anyone reaching the xDS port could collect any node's credential "
+        "(tests and local demos only)",
+        False,
     ),
     Option(
         "telemetry_cluster",
@@ -159,6 +168,7 @@ class ServiceConfig:
     telemetry_retention_days: float
     otlp_endpoint: str | None
     node_telemetry: bool
+    node_telemetry_unverified: bool
     telemetry_cluster: str
     telemetry_authority: str | None
     replica_id: str
@@ -268,6 +278,7 @@ def _finish(values: dict[str, Any], environ: Mapping[str, str]) -> ServiceConfig
         telemetry_retention_days=values["telemetry_retention_days"],
         otlp_endpoint=values["otlp_endpoint"],
         node_telemetry=values["node_telemetry"],
+        node_telemetry_unverified=values["node_telemetry_unverified"],
         telemetry_cluster=values["telemetry_cluster"],
         telemetry_authority=values["telemetry_authority"] or None,
         replica_id=f"{socket.gethostname()}-{os.getpid()}",

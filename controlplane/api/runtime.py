@@ -84,7 +84,12 @@ class ControlPlane:
         enroller = NodeEnroller(database)
         node_sink = None
         if config.node_telemetry:
-            sink_settings = NodeSinkSettings(config.telemetry_cluster, config.collector_authority(), secret)
+            sink_settings = NodeSinkSettings(
+                config.telemetry_cluster,
+                config.collector_authority(),
+                secret,
+                unverified_nodes=config.node_telemetry_unverified,
+            )
             node_sink = NodeSink(sink_settings, enroller.note)
         builder = SnapshotBuilder(
             database,

@@ -7,6 +7,7 @@ same key everywhere (tokens join across services), and tenants never share a key
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -49,18 +50,20 @@ def load_or_create_secret(keys_dir: Path) -> bytes:
     path = keys_dir / SECRET_FILE
     if path.exists():
         return _read(path)
+    draft = keys_dir / f".{SECRET_FILE}.{secrets.token_hex(4)}"
     try:
         keys_dir.mkdir(parents=True, exist_ok=True)
-        draft = keys_dir / f".{SECRET_FILE}.{secrets.token_hex(4)}"
-        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(SECRET_BYTES) + "\n")
         try:
-            os.link(draft, path)  # fails if another replica made it first; theirs stands
-        except FileExistsError:
-            pass
+            descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_hex(SECRET_BYTES) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())  # on disk before it is linked: never an empty secret
+            with contextlib.suppress(FileExistsError):  # another replica made it first; theirs stands
+                os.link(draft, path)
         finally:
-            draft.unlink()
+            # Also when writing failed: a partial secret must not stay behind in the folder.
+            draft.unlink(missing_ok=True)
     except OSError as error:
         raise DataKeyError(f"{path}: cannot create the data-key secret ({error.strerror})") from error
     return _read(path)

@@ -55,6 +55,10 @@ class NodeSinkSettings:
     cluster: str
     authority: str | None
     secret: bytes
+    unverified_nodes: bool = False
+    """Also give credentials to xDS clients without a verified client certificate. Their
+    node id is then only their own claim, so any client that reaches the xDS port could
+    collect any node's credential: for tests and local demos only."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,10 @@ class NodeSink:
         self._epochs: dict[str, int] = {}
         """Nodes whose credential was rotated; replaced whole, never changed in place, so the
         event loop reads it while the snapshot builder's thread loads the next one."""
+
+    @property
+    def unverified_nodes(self) -> bool:
+        return self._settings.unverified_nodes
 
     def load_epochs(self, session: Session) -> None:
         """Reads the rotated credentials' epochs; part of each snapshot build, so a rotation

@@ -237,7 +237,9 @@ class SnapshotBuilder:
         """`resource` signed for `node`, with the node's own telemetry credential in it."""
         sink = self._node_sink
         template, sign = resource.template, resource.sign
-        if sink is None or template is None or sign is None or not _may_hold_token(node):
+        if sink is None or template is None or sign is None:
+            return resource
+        if not _may_hold_token(node, unverified_allowed=sink.unverified_nodes):
             return resource
         epoch = sink.epoch_of(node)
         key = (template.cache_key, node.node_id, epoch)
@@ -351,13 +353,13 @@ def _splice(serialized: bytes, old: bytes, new: bytes) -> bytes | None:
     return serialized.replace(old, new)
 
 
-def _may_hold_token(node: NodeIdentity) -> bool:
-    """Over mTLS an Istio node id must name the namespace of the verified peer: a workload
-    cannot get the credential of a node in another namespace by claiming its id."""
+def _may_hold_token(node: NodeIdentity, *, unverified_allowed: bool) -> bool:
+    """A node credential goes only to a verified mTLS peer whose Istio node id names the
+    peer's own namespace: without a certificate the node id is only the client's claim,
+    and a workload must not collect the credentials of another namespace's nodes."""
     if node.spiffe_id is None:
-        return True
-    claimed = namespace_of(node.node_id)
-    return claimed is None or claimed == node.namespace
+        return unverified_allowed
+    return namespace_of(node.node_id) == node.namespace
 
 
 def _served_by_tenant(

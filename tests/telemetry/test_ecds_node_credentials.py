@@ -66,7 +66,9 @@ class Mesh:
 def seeded_mesh(
     folder: Path, built: BuiltModule, database: str | None = None, **options: object
 ) -> Iterator[Mesh]:
-    """A control plane serving POLICY to tenant shop, with its config key in the trust root."""
+    """A control plane serving POLICY to tenant shop, with its config key in the trust root.
+    Its xDS is plaintext, so node credentials are allowed to unverified clients explicitly."""
+    options.setdefault("node_telemetry_unverified", True)
     trust = make_trust(folder / "trust")
     # The control plane's config key, added to the trust root by a signed statement, as an
     # operator does: configs then verify against the root alone.
@@ -317,6 +319,20 @@ def test_a_configured_authority_is_served_and_no_sink_when_node_telemetry_is_off
         sink = verified_sink(mesh, built, NODE_A, served_configuration(mesh, NODE_A))
     assert (sink["cluster"], sink["authority"]) == (CLUSTER, "collector.mesh:8443")
     with seeded_mesh(tmp_path / "off", built, node_telemetry=False) as mesh:
+        packed = verified_config(mesh, built, NODE_A, served_configuration(mesh, NODE_A))
+        _, _, header_size, document_size, _ = HEADER.unpack_from(packed)
+        assert "telemetry" not in json.loads(packed[header_size : header_size + document_size])
+        with mesh.plane.client(mesh.analyst) as analyst:
+            assert analyst.get("/v1/telemetry/nodes").json() == []
+
+
+def test_without_mtls_no_node_gets_a_credential_unless_explicitly_allowed(
+    tmp_path: Path, built_modules: dict[str, BuiltModule]
+) -> None:
+    """Over plaintext xDS a node id is only the client's claim: by default nobody gets a
+    credential, so a client reaching the port cannot collect other nodes' tokens."""
+    built = built_modules[DLP]
+    with seeded_mesh(tmp_path, built, node_telemetry_unverified=False) as mesh:
         packed = verified_config(mesh, built, NODE_A, served_configuration(mesh, NODE_A))
         _, _, header_size, document_size, _ = HEADER.unpack_from(packed)
         assert "telemetry" not in json.loads(packed[header_size : header_size + document_size])

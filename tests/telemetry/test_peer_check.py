@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from controlplane.telemetry.peer import peer_mismatch, peer_of
+from controlplane.telemetry.peer import XFCC_BYTES_MAX, XfccError, peer_mismatch, peer_of
 from tests.telemetry.support import LEDGER_NODE, Collector, anomaly, collector
 
 __all__ = ["collector"]
@@ -15,6 +15,7 @@ SHOP_XFCC = (
     'By=spiffe://cluster.local/ns/meshveil/sa/controlplane;Hash=1a2b;Subject="O=shop,CN=web";'
     "URI=spiffe://cluster.local/ns/shop/sa/checkout"
 )
+WEB = "spiffe://cluster.local/ns/shop/sa/web"
 PAYMENTS_XFCC = (
     "By=spiffe://cluster.local/ns/meshveil/sa/controlplane;URI=spiffe://cluster.local/ns/payments/sa/ledger"
 )
@@ -50,3 +51,27 @@ def test_node_ids_that_name_no_namespace_are_left_to_the_credential() -> None:
     peer = peer_of(SHOP_XFCC)
     assert peer_mismatch("sidecar~10.0.1.3~ledger-6f5d4c3b2-a1b2c.payments~payments.svc.cluster.local", peer)
     assert peer_mismatch("gateway-7", peer) is None
+
+
+def test_a_header_that_cannot_be_read_for_sure_is_refused_not_ignored(collector: Collector) -> None:
+    """A proxy that appends its hop to the client's header must not be outwitted: a client
+    that leaves a quote open would swallow the proxy's hop (its own forged element then
+    counting as the last), and one that pads the header past the limit would switch the
+    check off."""
+    node = LEDGER_NODE.replace("a1b2c", "x9y8z")  # a node of its own: the plane is shared
+    ledger = collector.issue_node(node, tenant="payments")
+    swallowed = f'{PAYMENTS_XFCC};Note=",{SHOP_XFCC}'
+    oversized = f"By=x;Hash={'0' * XFCC_BYTES_MAX},{SHOP_XFCC}"
+    for xfcc in (swallowed, oversized):
+        refused = collector.send(ledger, node, [anomaly()], xfcc=xfcc)
+        assert refused.status_code == 400, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "x-forwarded-client-cert" in refused.json()["detail"]
+
+
+def test_an_escaped_quote_does_not_end_a_quoted_value() -> None:
+    forged = 'Subject="CN=a\\",URI=spiffe://cluster.local/ns/payments/sa/x"'
+    peer = peer_of(f"By=spiffe://cluster.local/ns/meshveil/sa/cp;{forged};URI={WEB}")
+    assert peer is not None and peer.uri == WEB
+    with pytest.raises(XfccError, match="unclosed quote"):
+        peer_of('URI=spiffe://cluster.local/ns/payments/sa/x;Subject="CN=a\\"')

@@ -37,7 +37,7 @@ from controlplane.storage import audit, generation, tenants
 from controlplane.storage.tables import TelemetryNodeRow
 from controlplane.telemetry import export, nodes, query
 from controlplane.telemetry.ingest import IngestError
-from controlplane.telemetry.peer import peer_of
+from controlplane.telemetry.peer import XfccError, peer_of
 from controlplane.telemetry.query import DIMENSIONS, EventFilter
 from controlplane.telemetry.wire import BatchEnvelope
 
@@ -107,9 +107,12 @@ async def ingest(request: Request) -> Response:
     headers = request.headers
     token = _bearer(headers.get("authorization"))
     node = headers.get("x-meshveil-node")
-    # The collector blocks on the database: off the event loop, which also serves xDS.
     try:
         peer = peer_of(headers.get("x-forwarded-client-cert"))
+    except XfccError as error:
+        raise Problem(400, str(error)) from error
+    # The collector blocks on the database: off the event loop, which also serves xDS.
+    try:
         sender = collector.authenticate_cached(token, node, peer)
         if sender is None:
             sender = await collector.run(collector.authenticate, token, node, peer)
