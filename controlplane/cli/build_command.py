@@ -33,7 +33,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--filters", type=Path, default=None, help="the filters/ source folder (default: meshveil's)"
     )
     parser.add_argument(
-        "--optimize", choices=OPTIMIZE_MODES, default="ReleaseSmall", help="Zig optimisation mode"
+        "--optimize", choices=OPTIMIZE_MODES, default="ReleaseFast", help="Zig optimisation mode"
     )
     parser.add_argument(
         "--cache-dir", type=Path, default=None, help="Zig cache folder (default ~/.cache/meshveil/zig)"

@@ -54,7 +54,7 @@ def build_modules(
     out_dir: Path,
     filters_dir: Path,
     *,
-    optimize: str = "ReleaseSmall",
+    optimize: str = "ReleaseFast",
     cache_dir: Path | None = None,
     trust_root: TrustRoot | None = None,
 ) -> list[BuiltModule]:

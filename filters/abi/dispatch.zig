@@ -24,9 +24,9 @@ const Action = types.Action;
 pub fn exportPlugin(comptime Plugin: type) void {
     const D = Dispatcher(Plugin);
     const always = .{
-        "proxy_abi_version_0_2_1",  "proxy_on_memory_allocate", "proxy_on_context_create",
-        "proxy_on_vm_start",        "proxy_on_configure",       "proxy_on_done",
-        "proxy_on_log",             "proxy_on_delete",
+        "proxy_abi_version_0_2_1", "proxy_on_memory_allocate", "proxy_on_context_create",
+        "proxy_on_vm_start",       "proxy_on_configure",       "proxy_on_done",
+        "proxy_on_log",            "proxy_on_delete",
     };
     inline for (always) |name| @export(&@field(D, name), .{ .name = name });
 

@@ -39,9 +39,9 @@ pub fn DecodedBodyMasker(comptime Inner: type, comptime strategy: gzip_encoder.S
         inflate_finished: bool = false,
 
         /// Sets up in place, field by field: the struct is too large to build
-        /// on a 256 KiB wasm stack, and the encoder points into it.
+        /// on the 384 KiB wasm stack, and the encoder points into it.
         pub fn init(self: *Self, container: walkers.inflate.Container, limits: walkers.inflate.Limits, inner: *Inner, reencode: bool) void {
-            self.inflate = Inflate.init(container, limits);
+            self.inflate.reset(container, limits);
             self.inner = inner;
             self.reencode = reencode;
             self.encoder = .{};

@@ -77,6 +77,16 @@ pub const GrpcMasker = struct {
         };
     }
 
+    /// `init` where the masker lives: it is ~117 KiB, far too much to build in a
+    /// wasm stack frame and copy.
+    pub fn reset(self: *GrpcMasker, frame_storage: []u8, decode_storage: []u8, options: Options) void {
+        walkers.in_place.initDefaults(self);
+        self.options = options;
+        self.framer = grpc.GrpcFramer.init(frame_storage);
+        self.decode_storage = decode_storage;
+        self.walker = protobuf.ProtobufWalker.init(options.walker);
+    }
+
     pub fn feed(self: *GrpcMasker, chunk: []const u8, scanner: anytype, policy: anytype, out: anytype) !Result {
         self.chunk = chunk;
         self.chunk_start = self.framer.position;
@@ -183,7 +193,7 @@ pub const GrpcMasker = struct {
             self.diagnostic.set(frame.start, "compressed gRPC message but no grpc-encoding to decode it");
             return error.CompressedMessage;
         };
-        self.inflate = inflate.Inflate.init(coding, self.options.limits);
+        self.inflate.reset(coding, self.options.limits);
         const progress = try self.inflate.decode(frame.message, self.decode_storage);
         if (!self.inflate.atEnd() or progress.consumed != frame.message.len) {
             if (progress.produced == self.decode_storage.len) {

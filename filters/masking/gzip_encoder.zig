@@ -63,7 +63,7 @@ pub fn GzipEncoder(comptime strategy: Strategy) type {
 
         /// What std's `Compressor.init` does, field by field: `init` builds the
         /// whole struct as a local and returns it, which needs 77 KiB (Huffman)
-        /// or 400 KiB (LZ77) of stack, more than a wasm module's 256 KiB. The
+        /// or 400 KiB (LZ77) of stack, more than a wasm module's 384 KiB. The
         /// test below checks the output matches std's own init byte for byte.
         fn initInPlace(compressor: *Compressor, writer: ForwardWriter) void {
             const BlockWriter = @FieldType(Compressor, "block_writer");

@@ -1,5 +1,5 @@
 //! The per-message body processors, built in place in a slot (slots.zig): the walkers
-//! and maskers are far too large for the 256 KiB wasm stack or the per-callback arena,
+//! and maskers are far too large for the 384 KiB wasm stack or the per-callback arena,
 //! and must outlive a callback. One processor per body format and coding:
 //!
 //! - `Detector` (meshveil-dlp): walks and scans, keeps nothing of the body; gzip and
@@ -16,7 +16,7 @@ const std = @import("std");
 const assert = std.debug.assert;
 const walkers = @import("walkers");
 const masking = @import("masking");
-const in_place = @import("in_place.zig");
+const in_place = walkers.in_place;
 
 const walker = walkers.walker;
 const inflate = walkers.inflate;
@@ -69,20 +69,15 @@ fn grpcOptions(setup: Setup) masking.grpc_masker.Options {
 
 /// Initialises the walker of `Walker` for `setup`, in place.
 fn initWalker(comptime Walker: type, target: *Walker, setup: Setup) void {
-    if (Walker == walkers.json.JsonWalker) {
-        // JsonWalker.init, field by field: its 17 KiB are mostly scratch, and a copy of
-        // them on every message is most of what starting a JSON body costs.
-        in_place.initDefaults(target);
-        target.options = jsonOptions(setup);
-        target.path.reset("$");
-        return;
-    }
-    target.* = switch (Walker) {
-        walkers.form.FormWalker => walkers.form.FormWalker.init(.{ .hold_members = setup.hold_members }),
-        walkers.text.TextWalker => walkers.text.TextWalker.init("text"),
-        walkers.sse.SseWalker => walkers.sse.SseWalker.init(jsonOptions(setup)),
+    // The JSON and SSE walkers (19 and 31 KiB, mostly scratch) are set up where they
+    // live: a copy of them on every message is most of what starting a body costs,
+    // and a by-value init puts them on the wasm stack.
+    switch (Walker) {
+        walkers.json.JsonWalker, walkers.sse.SseWalker => target.reset(jsonOptions(setup)),
+        walkers.form.FormWalker => target.* = walkers.form.FormWalker.init(.{ .hold_members = setup.hold_members }),
+        walkers.text.TextWalker => target.* = walkers.text.TextWalker.init("text"),
         else => @compileError("no walker setup for " ++ @typeName(Walker)),
-    };
+    }
 }
 
 /// Output that drops what it is given: detection needs no output.
@@ -145,7 +140,7 @@ fn DetectDecoded(comptime Walker: type) type {
         inner: Detect(Walker),
 
         fn init(self: *Self, setup: Setup) void {
-            self.inflate = inflate.Inflate.init(setup.coding.?, setup.limits);
+            self.inflate.reset(setup.coding.?, setup.limits);
             self.inner.init(setup);
         }
 
@@ -196,13 +191,7 @@ const DetectOnlyPolicy = struct {
 const detect_only = DetectOnlyPolicy{};
 
 fn initGrpc(masker: *GrpcMasker, frames: []u8, decoded: []u8, setup: Setup) void {
-    const options = grpcOptions(setup);
-    // In place, as GrpcMasker.init would build it: the masker is ~120 KiB.
-    in_place.initDefaults(masker);
-    masker.options = options;
-    masker.framer = walkers.grpc.GrpcFramer.init(frames);
-    masker.decode_storage = decoded;
-    masker.walker = walkers.protobuf.ProtobufWalker.init(options.walker);
+    masker.reset(frames, decoded, grpcOptions(setup));
 }
 
 pub const Detector = union(enum) {

@@ -8,7 +8,6 @@ pub const glob = @import("glob.zig");
 pub const routes = @import("routes.zig");
 pub const tally = @import("tally.zig");
 pub const scan = @import("scan.zig");
-pub const in_place = @import("in_place.zig");
 pub const body = @import("body.zig");
 pub const slots = @import("slots.zig");
 pub const events = @import("events.zig");
@@ -27,7 +26,6 @@ test {
     _ = routes;
     _ = tally;
     _ = scan;
-    _ = in_place;
     _ = body;
     _ = slots;
     _ = events;

@@ -112,22 +112,38 @@ fn run(format: Format, in: []const u8, chunk_len: u32, flags: u32, out: *Output)
         .hold_members = flags & flag_hold_members != 0,
         .multiple_documents = format == .json_lines,
     };
+    const whole = in.len + 1;
     switch (format) {
-        .json, .json_lines => try maskStream(walkers.json.JsonWalker.init(json_options), in, chunk_len, flags, &policy, out),
-        .form => try maskStream(walkers.form.FormWalker.init(.{ .hold_members = json_options.hold_members }), in, chunk_len, flags, &policy, out),
-        .text => try maskStream(walkers.text.TextWalker.init("text"), in, chunk_len, flags, &policy, out),
-        .event_stream => try maskStream(walkers.sse.SseWalker.init(json_options), in, chunk_len, flags, &policy, out),
-        .query => try maskStream(walkers.headers.QueryWalker.init(.{}), in, @intCast(in.len + 1), flags, &policy, out),
-        .cookie => try maskStream(walkers.headers.CookieWalker.init(.cookie), in, @intCast(in.len + 1), flags, &policy, out),
+        .json, .json_lines => try maskStream(walkers.json.JsonWalker, json_options, in, chunk_len, flags, &policy, out),
+        .form => try maskStream(walkers.form.FormWalker, json_options, in, chunk_len, flags, &policy, out),
+        .text => try maskStream(walkers.text.TextWalker, json_options, in, chunk_len, flags, &policy, out),
+        .event_stream => try maskStream(walkers.sse.SseWalker, json_options, in, chunk_len, flags, &policy, out),
+        .query => try maskStream(walkers.headers.QueryWalker, json_options, in, @intCast(whole), flags, &policy, out),
+        .cookie => try maskStream(walkers.headers.CookieWalker, json_options, in, @intCast(whole), flags, &policy, out),
         .grpc => try maskGrpc(in, chunk_len, flags, &policy, out),
     }
 }
 
-fn maskStream(walker: anytype, in: []const u8, chunk_len: u32, flags: u32, policy: *const support.TestPolicy, out: *Output) !void {
-    const Masker = StreamMasker(@TypeOf(walker));
+/// Sets up the masker's walker where it lives: the JSON and SSE walkers are too big
+/// to build on the wasm stack and copy in.
+fn initWalker(comptime Walker: type, target: *Walker, json_options: walkers.json.Options) void {
+    switch (Walker) {
+        walkers.json.JsonWalker, walkers.sse.SseWalker => target.reset(json_options),
+        walkers.form.FormWalker => target.* = walkers.form.FormWalker.init(.{ .hold_members = json_options.hold_members }),
+        walkers.text.TextWalker => target.* = walkers.text.TextWalker.init("text"),
+        walkers.headers.QueryWalker => target.* = walkers.headers.QueryWalker.init(.{}),
+        walkers.headers.CookieWalker => target.* = walkers.headers.CookieWalker.init(.cookie),
+        else => @compileError("no probe setup for " ++ @typeName(Walker)),
+    }
+}
+
+fn maskStream(comptime Walker: type, json_options: walkers.json.Options, in: []const u8, chunk_len: u32, flags: u32, policy: *const support.TestPolicy, out: *Output) !void {
+    const Masker = StreamMasker(Walker);
     const masker = try allocator.create(Masker);
     defer allocator.destroy(masker);
-    masker.* = Masker.init(walker);
+    // In place: the masker is 100+ KiB, and `Masker.init` would build it in a stack frame.
+    walkers.in_place.initDefaults(masker);
+    initWalker(Walker, &masker.walker, json_options);
     var scanner = support.TestScanner{};
     if (flags & flag_gzip_body != 0) {
         if (flags & flag_lz77 != 0) return maskGzip(.lz77, masker, in, chunk_len, flags, policy, out);
@@ -164,7 +180,7 @@ fn maskGrpc(in: []const u8, chunk_len: u32, flags: u32, policy: *const support.T
     const Masker = masking.grpc_masker.GrpcMasker;
     const masker = try allocator.create(Masker);
     defer allocator.destroy(masker);
-    masker.* = Masker.init(frame_storage, decode_storage, .{
+    masker.reset(frame_storage, decode_storage, .{
         .walker = .{ .scan_numbers = flags & flag_scan_numbers != 0 },
         .message_coding = if (flags & flag_gzip_messages != 0) .gzip else null,
     });

@@ -20,6 +20,7 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const walker = @import("walker.zig");
+const in_place = @import("in_place.zig");
 
 pub const Container = enum {
     gzip,
@@ -106,6 +107,15 @@ pub const Inflate = struct {
 
     pub fn init(container: Container, limits: Limits) Inflate {
         return .{ .container = container, .limits = limits };
+    }
+
+    /// `init` where the decoder lives: its 32 KiB window and code tables are
+    /// scratch, and no copy of them goes on the wasm stack.
+    pub fn reset(self: *Inflate, container: Container, limits: Limits) void {
+        in_place.initDefaults(self);
+        self.container = container;
+        self.limits = limits;
+        assert(self.state == .container_start and self.total_out == 0);
     }
 
     /// True once a complete stream (every gzip member so far) has been read.

@@ -16,6 +16,7 @@ const assert = std.debug.assert;
 const walker = @import("walker.zig");
 const Path = @import("path.zig").Path;
 const PieceBuffer = @import("piece_buffer.zig").PieceBuffer;
+const in_place = @import("in_place.zig");
 
 pub const Options = struct {
     /// Report object keys (maps keyed by e-mail address are common).
@@ -93,6 +94,15 @@ pub const JsonWalker = struct {
         var self = JsonWalker{ .options = options };
         self.path.reset("$");
         return self;
+    }
+
+    /// `init` where the walker lives: its ~19 KiB are mostly scratch, and `x = init(...)`
+    /// builds a copy in a wasm stack frame first.
+    pub fn reset(self: *JsonWalker, options: Options) void {
+        in_place.initDefaults(self);
+        self.options = options;
+        self.path.reset("$");
+        assert(self.depth == 0 and self.state == .value);
     }
 
     /// Feeds the next chunk; its first byte is at the current position.

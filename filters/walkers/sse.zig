@@ -30,6 +30,7 @@ const assert = std.debug.assert;
 const walker = @import("walker.zig");
 const json = @import("json.zig");
 const PieceBuffer = @import("piece_buffer.zig").PieceBuffer;
+const in_place = @import("in_place.zig");
 
 const Line = enum(u8) { field, data, ignore };
 /// `bracket`: the event's data began with '[', decided by the byte after it.
@@ -75,6 +76,15 @@ pub const SseWalker = struct {
 
     pub fn init(json_options: json.Options) SseWalker {
         return .{ .json_options = json_options, .json = json.JsonWalker.init(json_options) };
+    }
+
+    /// `init` where the walker lives (~31 KiB, mostly scratch): no copy of it, or of
+    /// its JSON walker, in a wasm stack frame.
+    pub fn reset(self: *SseWalker, json_options: json.Options) void {
+        in_place.initDefaults(self);
+        self.json_options = json_options;
+        self.json.reset(json_options);
+        assert(self.event == .none and !self.join.active);
     }
 
     pub fn feed(self: *SseWalker, chunk: []const u8, sink: anytype) !void {
@@ -169,7 +179,7 @@ pub const SseWalker = struct {
 
     fn beginJson(self: *SseWalker) void {
         self.event = .json;
-        self.json = json.JsonWalker.init(self.json_options);
+        self.json.reset(self.json_options);
     }
 
     /// After a leading '[': JSON if `next` can follow it in JSON (or the line

@@ -14,6 +14,7 @@ pub const grpc = @import("grpc.zig");
 pub const inflate = @import("inflate.zig");
 pub const headers = @import("headers.zig");
 pub const content_type = @import("content_type.zig");
+pub const in_place = @import("in_place.zig");
 
 test {
     _ = walker;
@@ -28,4 +29,5 @@ test {
     _ = inflate;
     _ = headers;
     _ = content_type;
+    _ = in_place;
 }
