@@ -25,10 +25,22 @@ pub fn exportPlugin(comptime Plugin: type) void {
     const D = Dispatcher(Plugin);
     const always = .{
         "proxy_abi_version_0_2_1", "proxy_on_memory_allocate", "proxy_on_context_create",
-        "proxy_on_vm_start",       "proxy_on_configure",       "proxy_on_done",
-        "proxy_on_log",            "proxy_on_delete",
+        "proxy_on_vm_start",       "proxy_on_configure",       "proxy_on_delete",
     };
     inline for (always) |name| @export(&@field(D, name), .{ .name = name });
+
+    // The host skips an end-of-stream callback a module does not export (cpp-host:
+    // no `proxy_on_done` means done), so a plugin that has nothing to do there is
+    // not called into twice more per stream for nothing.
+    const end_callbacks = .{
+        .{ "proxy_on_done", "onDone" },
+        .{ "proxy_on_log", "onLog" },
+    };
+    inline for (end_callbacks) |pair| {
+        if (@hasDecl(D.Root, pair[1]) or @hasDecl(D.Http, pair[1]) or @hasDecl(D.Tcp, pair[1])) {
+            @export(&@field(D, pair[0]), .{ .name = pair[0] });
+        }
+    }
 
     const root_callbacks = .{
         .{ "proxy_on_tick", "onTick" },

@@ -54,11 +54,17 @@ pub const View = struct {
     pub fn get(self: View, name: []const u8) ?[]const u8 {
         var it = self.iterator();
         while (it.next()) |pair| {
-            if (std.mem.eql(u8, pair.name, name)) return pair.value;
+            if (pair.name.len == name.len and std.mem.eql(u8, pair.name, name)) return pair.value;
         }
         return null;
     }
 };
+
+/// Whether header `name` is `literal`: the length, checked inline, rules out most
+/// names without a call (headers are looked up by name on every stream).
+pub inline fn nameIs(name: []const u8, comptime literal: []const u8) bool {
+    return name.len == literal.len and std.mem.eql(u8, name, literal);
+}
 
 fn skipTerminated(bytes: []const u8, offset: usize, size: u32) ParseError!usize {
     const end = offset + @as(usize, size);
@@ -135,4 +141,12 @@ test "malformed maps are refused, empty forms accepted" {
     try std.testing.expectError(error.MalformedHeaderMap, View.parse(&.{ 1, 0 }));
     try std.testing.expectEqual(@as(u32, 0), (try View.parse(&.{0})).count);
     try std.testing.expectEqual(@as(u32, 0), (try View.parse(&.{})).count);
+}
+
+test "a header name is compared to a literal byte for byte" {
+    try std.testing.expect(nameIs(":path", ":path"));
+    try std.testing.expect(!nameIs(":pat", ":path"));
+    try std.testing.expect(!nameIs(":patH", ":path"));
+    try std.testing.expect(!nameIs("", "te"));
+    try std.testing.expect(nameIs("te", "te"));
 }

@@ -88,10 +88,10 @@ fn scanHeaders(stream: *Stream, direction: Direction, view: header_map.View) voi
     var pairs = view.iterator();
     while (pairs.next()) |pair| {
         const name = pair.name;
-        if (std.mem.eql(u8, name, ":path")) {
+        if (header_map.nameIs(name, ":path")) {
             var query = walkers.headers.QueryWalker.init(.{});
             walkHeader(stream, &query, pair.value, .query, message) catch {};
-        } else if (std.mem.eql(u8, name, "cookie") or std.mem.eql(u8, name, "set-cookie")) {
+        } else if (header_map.nameIs(name, "cookie") or header_map.nameIs(name, "set-cookie")) {
             var cookies = walkers.headers.CookieWalker.init(if (name[0] == 'c') .cookie else .set_cookie);
             walkHeader(stream, &cookies, pair.value, .cookie, message) catch {};
         } else if (pipeline.exchange.scannedHeader(name)) {
@@ -231,22 +231,28 @@ fn leaveTotals(stream: *Stream) void {
 /// `detector=count` pairs over both messages, comma-separated.
 fn totals(stream: *Stream, buffer: *[summary_bytes_max]u8) []const u8 {
     const route = stream.exchange.route orelse return buffer[0..0];
-    var fixed = std.io.fixedBufferStream(buffer);
-    const writer = fixed.writer();
+    var text = pipeline.text.Text.init(buffer);
     var first = true;
     for (route.rules, 0..) |rule, index| {
         const count = stream.messages[0].tally.count(@intCast(index)) + stream.messages[1].tally.count(@intCast(index));
         if (count == 0) continue;
         const id = stream.exchange.loaded.?.policy.detectors[rule.detector].id;
-        const start = fixed.pos;
-        writer.print("{s}{s}={d}", .{ if (first) "" else ", ", id, count }) catch {
+        const start = text.len;
+        writePair(&text, if (first) "" else ", ", id, count) catch {
             // Out of room: the partial pair is left out.
-            fixed.pos = start;
+            text.len = start;
             break;
         };
         first = false;
     }
-    return fixed.getWritten();
+    return text.written();
+}
+
+fn writePair(text: *pipeline.text.Text, separator: []const u8, id: []const u8, count: u32) !void {
+    try text.writeAll(separator);
+    try text.writeAll(id);
+    try text.writeByte('=');
+    try text.writeDecimal(count);
 }
 
 /// Whether a block rule of the route has reached its threshold in `tally`.

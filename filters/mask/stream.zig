@@ -253,9 +253,9 @@ fn resumeAsItCame(message: *const Message, masker: Masker, chunk: []const u8, wr
 }
 
 fn headerKind(name: []const u8) ?HeaderMasker.Kind {
-    if (std.mem.eql(u8, name, ":path")) return .query;
-    if (std.mem.eql(u8, name, "cookie")) return .cookie;
-    if (std.mem.eql(u8, name, "set-cookie")) return .set_cookie;
+    if (header_map.nameIs(name, ":path")) return .query;
+    if (header_map.nameIs(name, "cookie")) return .cookie;
+    if (header_map.nameIs(name, "set-cookie")) return .set_cookie;
     if (pipeline.exchange.scannedHeader(name)) return .value;
     return null;
 }

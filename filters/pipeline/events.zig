@@ -15,6 +15,7 @@ const walkers = @import("walkers");
 const masking = @import("masking");
 const config = @import("config.zig");
 const tally_module = @import("tally.zig");
+const Text = @import("text.zig").Text;
 
 const walker = walkers.walker;
 const Finding = masking.stream_masker.Finding;
@@ -53,86 +54,108 @@ pub fn outcomeOf(rule: *const config.Rule, count: u32) Outcome {
 /// detector) cleans locations. Bounded: locations that do not fit are left out and the
 /// event says `"truncated": true`.
 pub fn findingEvent(message: Message, scanner: anytype, out: []u8) []const u8 {
-    var stream = std.io.fixedBufferStream(out);
-    writeEvent(message, scanner, stream.writer()) catch {
+    var text = Text.init(out);
+    writeEvent(message, scanner, &text) catch {
         // Out of room: end the document where it is cut would make it invalid, so the
         // event is rebuilt without locations.
-        stream.reset();
-        writeHead(message, stream.writer()) catch unreachable;
-        writeCounts(message, stream.writer()) catch unreachable;
-        stream.writer().writeAll("],\"truncated\":true}") catch unreachable;
+        text.reset();
+        writeHead(message, &text) catch unreachable;
+        writeCounts(message, &text) catch unreachable;
+        text.writeAll("],\"truncated\":true}") catch unreachable;
     };
-    return stream.getWritten();
+    return text.written();
 }
 
-fn writeEvent(message: Message, scanner: anytype, writer: anytype) !void {
-    try writeHead(message, writer);
+fn writeEvent(message: Message, scanner: anytype, text: *Text) !void {
+    try writeHead(message, text);
     const route = message.route;
     var first = true;
     for (route.rules, 0..) |*rule, index| {
         const count = message.tally.count(@intCast(index));
         if (count == 0) continue;
-        if (!first) try writer.writeByte(',');
+        if (!first) try text.writeByte(',');
         first = false;
-        try writer.writeAll("{\"detector\":");
-        try std.json.encodeJsonString(message.policy.detectors[rule.detector].id, .{}, writer);
-        try writer.print(",\"count\":{d},\"action\":\"{s}\",\"locations\":[", .{ count, @tagName(outcomeOf(rule, count)) });
-        try writeLocations(message.tally, @intCast(index), scanner, writer);
-        try writer.writeAll("]}");
+        try writeCount(message.policy.detectors[rule.detector].id, count, outcomeOf(rule, count), text);
+        try text.writeAll(",\"locations\":[");
+        try writeLocations(message.tally, @intCast(index), scanner, text);
+        try text.writeAll("]}");
     }
-    try writer.print("],\"unsampled\":{d}}}", .{message.tally.unsampled});
+    try text.writeAll("],\"unsampled\":");
+    try text.writeDecimal(message.tally.unsampled);
+    try text.writeByte('}');
 }
 
-fn writeHead(message: Message, writer: anytype) !void {
-    try writer.writeAll("{\"type\":\"finding\",\"module\":");
-    try std.json.encodeJsonString(message.module, .{}, writer);
-    try writer.print(",\"time_unix_ms\":{d},\"policy\":", .{message.time_ms});
-    try std.json.encodeJsonString(message.policy.name, .{}, writer);
-    try writer.writeAll(",\"tenant\":");
-    try std.json.encodeJsonString(message.policy.tenant, .{}, writer);
-    try writer.writeAll(",\"route\":");
-    try std.json.encodeJsonString(message.route.name, .{}, writer);
-    try writer.print(",\"direction\":\"{s}\",\"request\":{{\"id\":", .{@tagName(message.direction)});
-    try std.json.encodeJsonString(message.request_id, .{}, writer);
-    try writer.writeAll(",\"method\":");
-    try std.json.encodeJsonString(methodName(message.method), .{}, writer);
-    try writer.print("}},\"enforced\":{},\"findings\":[", .{message.enforced});
+fn writeHead(message: Message, text: *Text) !void {
+    try text.writeAll("{\"type\":\"finding\",\"module\":");
+    try text.writeJsonString(message.module);
+    try text.writeAll(",\"time_unix_ms\":");
+    try text.writeDecimal(message.time_ms);
+    try text.writeAll(",\"policy\":");
+    try text.writeJsonString(message.policy.name);
+    try text.writeAll(",\"tenant\":");
+    try text.writeJsonString(message.policy.tenant);
+    try text.writeAll(",\"route\":");
+    try text.writeJsonString(message.route.name);
+    try text.writeAll(",\"direction\":\"");
+    try text.writeAll(@tagName(message.direction));
+    try text.writeAll("\",\"request\":{\"id\":");
+    try text.writeJsonString(message.request_id);
+    try text.writeAll(",\"method\":");
+    try text.writeJsonString(methodName(message.method));
+    try text.writeAll("},\"enforced\":");
+    try text.writeBool(message.enforced);
+    try text.writeAll(",\"findings\":[");
+}
+
+/// `{"detector":"…","count":n,"action":"…"`, the start of one rule's finding.
+fn writeCount(detector: []const u8, count: u32, outcome: Outcome, text: *Text) !void {
+    try text.writeAll("{\"detector\":");
+    try text.writeJsonString(detector);
+    try text.writeAll(",\"count\":");
+    try text.writeDecimal(count);
+    try text.writeAll(",\"action\":\"");
+    try text.writeAll(@tagName(outcome));
+    try text.writeByte('"');
 }
 
 /// Counts only, for an event that ran out of room.
-fn writeCounts(message: Message, writer: anytype) !void {
+fn writeCounts(message: Message, text: *Text) !void {
     var first = true;
     for (message.route.rules, 0..) |*rule, index| {
         const count = message.tally.count(@intCast(index));
         if (count == 0) continue;
-        if (!first) try writer.writeByte(',');
+        if (!first) try text.writeByte(',');
         first = false;
-        try writer.writeAll("{\"detector\":");
-        try std.json.encodeJsonString(message.policy.detectors[rule.detector].id, .{}, writer);
-        try writer.print(",\"count\":{d},\"action\":\"{s}\"}}", .{ count, @tagName(outcomeOf(rule, count)) });
+        try writeCount(message.policy.detectors[rule.detector].id, count, outcomeOf(rule, count), text);
+        try text.writeByte('}');
     }
 }
 
-fn writeLocations(tally: *const tally_module.Tally, rule: u8, scanner: anytype, writer: anytype) !void {
+fn writeLocations(tally: *const tally_module.Tally, rule: u8, scanner: anytype, text: *Text) !void {
     var first = true;
     for (tally.samples[0..tally.samples_len]) |*sample| {
         if (sample.rule != rule) continue;
-        if (!first) try writer.writeByte(',');
+        if (!first) try text.writeByte(',');
         first = false;
         var clean_buffer: [tally_module.location_bytes_max]u8 = undefined;
         const location = cleanLocation(sample.where, sample.locationText(), scanner, &clean_buffer);
-        try writer.print("{{\"where\":\"{s}\",\"path\":", .{@tagName(sample.where)});
-        try std.json.encodeJsonString(location, .{}, writer);
-        try writer.print(",\"count\":{d}", .{sample.count});
+        try text.writeAll("{\"where\":\"");
+        try text.writeAll(@tagName(sample.where));
+        try text.writeAll("\",\"path\":");
+        try text.writeJsonString(location);
+        try text.writeAll(",\"count\":");
+        try text.writeDecimal(sample.count);
         if (sample.fingerprints_len > 0) {
-            try writer.writeAll(",\"fingerprints\":[");
+            try text.writeAll(",\"fingerprints\":[");
             for (sample.fingerprintList(), 0..) |print, index| {
-                if (index > 0) try writer.writeByte(',');
-                try writer.print("\"{s}\"", .{std.fmt.bytesToHex(print, .lower)});
+                if (index > 0) try text.writeByte(',');
+                try text.writeByte('"');
+                try text.writeAll(&std.fmt.bytesToHex(print, .lower));
+                try text.writeByte('"');
             }
-            try writer.writeByte(']');
+            try text.writeByte(']');
         }
-        try writer.writeByte('}');
+        try text.writeByte('}');
     }
 }
 

@@ -14,6 +14,7 @@ const loaded_module = @import("loaded.zig");
 const scan = @import("scan.zig");
 const tally_module = @import("tally.zig");
 const body = @import("body.zig");
+const header_map = @import("abi").header_map;
 
 const Loaded = loaded_module.Loaded;
 pub const RouteScanner = scan.RouteScanner(masking.engine_scanner.EngineScanner);
@@ -118,8 +119,8 @@ fn grpcRoots(table: *const walkers_protobuf.FieldTable, target: []const u8) [2]?
 /// query), framing headers and meshveil's own.
 pub fn scannedHeader(name: []const u8) bool {
     if (name.len == 0 or name[0] == ':') return false;
-    const skipped = [_][]const u8{ "content-length", "content-type", "content-encoding", "transfer-encoding", "grpc-encoding", "te", "x-request-id" };
-    for (skipped) |skip| if (std.mem.eql(u8, name, skip)) return false;
+    const skipped = .{ "content-length", "content-type", "content-encoding", "transfer-encoding", "grpc-encoding", "te", "x-request-id" };
+    inline for (skipped) |skip| if (header_map.nameIs(name, skip)) return false;
     return !std.mem.startsWith(u8, name, "x-meshveil-");
 }
 

@@ -27,14 +27,15 @@ pub const HeaderFacts = struct {
         var pairs = view.iterator();
         while (pairs.next()) |pair| {
             const name = pair.name;
-            if (std.mem.eql(u8, name, ":method")) facts.method = pair.value;
-            if (std.mem.eql(u8, name, ":path")) facts.target = pair.value;
-            if (std.mem.eql(u8, name, ":authority")) facts.authority = pair.value;
-            if (std.mem.eql(u8, name, ":status")) facts.status = pair.value;
-            if (std.mem.eql(u8, name, "content-type")) facts.content_type = pair.value;
-            if (std.mem.eql(u8, name, "content-encoding")) facts.content_encoding = pair.value;
-            if (std.mem.eql(u8, name, "grpc-encoding")) facts.grpc_encoding = pair.value;
-            if (std.mem.eql(u8, name, "x-request-id")) facts.request_id = pair.value;
+            const is = header_map.nameIs;
+            if (is(name, ":method")) facts.method = pair.value;
+            if (is(name, ":path")) facts.target = pair.value;
+            if (is(name, ":authority")) facts.authority = pair.value;
+            if (is(name, ":status")) facts.status = pair.value;
+            if (is(name, "content-type")) facts.content_type = pair.value;
+            if (is(name, "content-encoding")) facts.content_encoding = pair.value;
+            if (is(name, "grpc-encoding")) facts.grpc_encoding = pair.value;
+            if (is(name, "x-request-id")) facts.request_id = pair.value;
         }
         return facts;
     }

@@ -19,6 +19,7 @@ pub const loaded = @import("loaded.zig");
 pub const host_io = @import("host_io.zig");
 pub const root = @import("root.zig");
 pub const stream = @import("stream.zig");
+pub const text = @import("text.zig");
 
 test {
     _ = config;
@@ -32,4 +33,5 @@ test {
     _ = message;
     _ = exchange;
     _ = loaded;
+    _ = text;
 }

@@ -10,6 +10,7 @@ const events = @import("events.zig");
 const host_io = @import("host_io.zig");
 const loaded_module = @import("loaded.zig");
 const tally_module = @import("tally.zig");
+const Text = @import("text.zig").Text;
 
 const host = abi.host;
 
@@ -83,19 +84,40 @@ pub fn Reporter(comptime module_name: []const u8, comptime filter: []const u8, c
             host_io.increment(&self.enqueued, "meshveil." ++ filter ++ ".events.enqueued", 1);
         }
 
+        /// `<module>: route <route> <direction> <request id>: <detector>=<count> (<outcome>)…`;
+        /// a part past the buffer is cut there and the parts after it are tried in turn.
         fn logLine(facts: Facts, tally: *const tally_module.Tally, request_id: []const u8) void {
             var buffer: [host.log_message_max]u8 = undefined;
-            var stream = std.io.fixedBufferStream(&buffer);
-            const writer = stream.writer();
-            writer.print(module_name ++ ": route {s} {s} {s}:", .{ facts.route.name, @tagName(facts.direction), request_id }) catch {};
+            var text = Text.init(&buffer);
+            writeLogHead(&text, facts, request_id) catch {};
             for (facts.route.rules, 0..) |*rule, index| {
                 const count = tally.count(@intCast(index));
                 if (count == 0) continue;
                 const outcome = events.outcomeOf(rule, count);
-                writer.print(" {s}={d} ({s})", .{ facts.loaded.policy.detectors[rule.detector].id, count, @tagName(outcome) }) catch {};
+                writeLogCount(&text, facts.loaded.policy.detectors[rule.detector].id, count, outcome) catch {};
             }
-            if (facts.enforced) writer.writeAll("; stream ended by the policy") catch {};
-            host.log(if (facts.enforced) .warn else .info, stream.getWritten());
+            if (facts.enforced) text.writeAll("; stream ended by the policy") catch {};
+            host.log(if (facts.enforced) .warn else .info, text.written());
+        }
+
+        fn writeLogHead(text: *Text, facts: Facts, request_id: []const u8) !void {
+            try text.writeAll(module_name ++ ": route ");
+            try text.writeAll(facts.route.name);
+            try text.writeByte(' ');
+            try text.writeAll(@tagName(facts.direction));
+            try text.writeByte(' ');
+            try text.writeAll(request_id);
+            try text.writeByte(':');
+        }
+
+        fn writeLogCount(text: *Text, detector: []const u8, count: u32, outcome: events.Outcome) !void {
+            try text.writeByte(' ');
+            try text.writeAll(detector);
+            try text.writeByte('=');
+            try text.writeDecimal(count);
+            try text.writeAll(" (");
+            try text.writeAll(@tagName(outcome));
+            try text.writeByte(')');
         }
 
         fn countRules(facts: Facts, tally: *const tally_module.Tally) void {

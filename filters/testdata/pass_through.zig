@@ -37,6 +37,17 @@ const HttpContext = struct {
         _ = .{ self, headers_count, end_of_stream };
         return .@"continue";
     }
+
+    /// Handled (as nothing), so the dispatcher's end-of-stream callbacks stay
+    /// exported: the ABI layer's tests drive them through this plugin.
+    pub fn onLog(self: *HttpContext) void {
+        _ = self;
+    }
+
+    pub fn onDone(self: *HttpContext) bool {
+        _ = self;
+        return true;
+    }
 };
 
 comptime {

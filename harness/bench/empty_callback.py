@@ -12,8 +12,9 @@ import wasmtime
 from harness.host import Plugin
 from harness.host.native import ExportedFunction
 
-EMPTY_CALLBACK = "proxy_on_log"
-"""With an unknown context id, meshveil's dispatcher returns at once: an empty callback."""
+EMPTY_CALLBACK = "proxy_on_delete"
+"""With an unknown context id, meshveil's dispatcher returns at once: an empty callback.
+Every module exports it (`proxy_on_log` only where a context handles logging)."""
 UNKNOWN_CONTEXT_ID = 0x7FFF_FFF0
 
 

@@ -35,12 +35,16 @@ FILTER_WAT = """
   (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) (i32.const 0))
   (func (export "proxy_on_response_body") (param i32 i32 i32) (result i32) (i32.const 0))
   (func (export "proxy_on_response_trailers") (param i32 i32) (result i32) (i32.const 0))
-  (func (export "proxy_on_done") (param i32) (result i32) (i32.const 1))
-  (func (export "proxy_on_log") (param i32))
+  {end_callbacks}
   (func (export "proxy_on_delete") (param i32)))
 """
+END_CALLBACKS_WAT = """(func (export "proxy_on_done") (param i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_log") (param i32))"""
 
 
 @cache
-def pass_through_module() -> bytes:
-    return bytes(wasmtime.wat2wasm(FILTER_WAT))
+def pass_through_module(*, end_callbacks: bool = True) -> bytes:
+    """The module; without `end_callbacks` it exports no `proxy_on_done` or `proxy_on_log`,
+    so the host calls neither (as for meshveil's DLP and mask filters, whose floor it is)."""
+    wat = FILTER_WAT.replace("{end_callbacks}", END_CALLBACKS_WAT if end_callbacks else "")
+    return bytes(wasmtime.wat2wasm(wat))
