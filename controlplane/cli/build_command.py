@@ -39,6 +39,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cache-dir", type=Path, default=None, help="Zig cache folder (default ~/.cache/meshveil/zig)"
     )
     parser.add_argument(
+        "--keep-names",
+        action="store_true",
+        help="keep function names in release modules, for profiling (docs/profiling.md); larger modules",
+    )
+    parser.add_argument(
         "--trust-root",
         type=Path,
         default=None,
@@ -64,6 +69,7 @@ def run(arguments: argparse.Namespace) -> int:
             optimize=arguments.optimize,
             cache_dir=arguments.cache_dir,
             trust_root=trust_root,
+            keep_names=arguments.keep_names,
         )
     except BuildError as error:
         if error.detail:

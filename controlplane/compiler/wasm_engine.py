@@ -28,6 +28,7 @@ from controlplane.modules.build import BuildError, build_modules
 from controlplane.modules.sources import default_filters_dir
 from controlplane.modules.toolchain import ToolchainError
 from harness.host import FilterChain, Host, HostConfig, PluginConfig, PluginLoadError
+from harness.host.runtime import engine_config
 from harness.traffic.headers import RequestTarget, request_headers
 from harness.traffic.model import HttpExchange, HttpMessage
 
@@ -145,7 +146,7 @@ class DirectEngine:
 
     def __init__(self, module: Path | bytes, tables: bytes) -> None:
         code = module.read_bytes() if isinstance(module, Path) else module
-        engine = wasmtime.Engine()
+        engine = wasmtime.Engine(engine_config())
         self._store = wasmtime.Store(engine)
         compiled = wasmtime.Module(engine, code)
         imports = [self._stub(item.type) for item in compiled.imports]

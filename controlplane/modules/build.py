@@ -57,6 +57,7 @@ def build_modules(
     optimize: str = "ReleaseFast",
     cache_dir: Path | None = None,
     trust_root: TrustRoot | None = None,
+    keep_names: bool = False,
 ) -> list[BuiltModule]:
     if optimize not in OPTIMIZE_MODES:
         raise BuildError(f"unknown optimisation mode {optimize!r}; choose one of {', '.join(OPTIMIZE_MODES)}")
@@ -70,7 +71,7 @@ def build_modules(
     anchors_path = anchors.write(cache)
     with tempfile.TemporaryDirectory(prefix="meshveil-build-", dir=out_dir) as staging_name:
         staging = Path(staging_name)
-        _run_zig_build(filters_dir, staging, optimize, cache, anchors_path)
+        _run_zig_build(filters_dir, staging, optimize, cache, anchors_path, keep_names=keep_names)
         artifacts = sorted(staging.glob("*.wasm"))
         missing = sorted({path.stem for path in artifacts} - set(sources))
         if missing:
@@ -80,12 +81,15 @@ def build_modules(
     return built
 
 
-def _run_zig_build(filters_dir: Path, prefix: Path, optimize: str, cache: Path, anchors: Path) -> None:
+def _run_zig_build(
+    filters_dir: Path, prefix: Path, optimize: str, cache: Path, anchors: Path, *, keep_names: bool
+) -> None:
     command = [
         *zig_command(),
         "build",
         f"-Doptimize={optimize}",
         f"-Dtrust-anchors={anchors}",
+        f"-Dkeep-names={'true' if keep_names else 'false'}",
         "--prefix",
         str(prefix),
         "--cache-dir",

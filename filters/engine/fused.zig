@@ -1,10 +1,13 @@
-//! The dense scan automata stepped together, every byte, in one loop.
+//! The dense scan automata stepped together in one loop.
 //!
-//! Dense automata start on common bytes (letters, digits), so they leave their start
-//! states on a large share of the text and skipping buys little. Stepped one after
-//! another, each is a chain of dependent loads (state, then next state); stepped
-//! together, the chains are independent and the processor overlaps them. The states
-//! reached are the ones stepping each alone reaches, so nothing found changes.
+//! Dense automata start on common bytes (letters, digits), so each leaves its start
+//! states on a large share of the text. Stepped one after another, each is a chain of
+//! dependent loads (state, then next state); stepped together, the chains are
+//! independent and the processor overlaps them. Where all of them wait in a start state
+//! before a byte none of them starts on (prose, JSON punctuation: about three bytes in
+//! four of typical traffic), the run of such bytes is passed over at once with a vector
+//! search. A hit of any member is seen with one OR per member (`FusedSets.flagged`). The
+//! states reached are the ones stepping each alone reaches, so nothing found changes.
 //!
 //! Members are chosen at load (`fused_set.zig`); other automata run on their own. Before
 //! stepping together the members must stand at the same position: one that stopped at an
@@ -16,6 +19,7 @@
 const std = @import("std");
 const assert = std.debug.assert;
 const hot = @import("hot.zig");
+const automaton_module = @import("automaton.zig");
 const scanner_module = @import("scanner.zig");
 const fused_set = @import("fused_set.zig");
 const members_max = fused_set.members_max;
@@ -89,18 +93,14 @@ fn stepSegment(scanner: *Scanner, set: *const FusedSet, active: []const u32, out
 fn stepTogether(comptime count: usize, scanner: *Scanner, set: *const FusedSet, active: *const [count]u32, bytes: []const u8, base: u64, output: *Output) error{OutputFull}!void {
     const tables = scanner.tables;
     var states: [count]u32 = undefined;
-    var entries: [count][]align(1) const u16 = undefined;
-    // `below_match - next` is negative (sign bit set) exactly when `next` matches: one
-    // subtraction and one OR per automaton flag a hit of any of them.
-    var below_match: [count]i32 = undefined;
+    // Flagged transitions (`FusedSets.flagged`): the flag of any member's next state
+    // marks a hit, so one OR per member and one test per byte find it.
+    var entries: [count][]const u16 = undefined;
     inline for (0..count) |lane| {
-        const automaton = &tables.groups[active[lane]].automaton;
         states[lane] = scanner.states[active[lane]];
         assert(set.members[lane] == active[lane]);
-        entries[lane] = automaton.narrow;
-        // Narrow entries are below 65536, so these fit an i32 with room to spare.
-        assert(automaton.first_match >= 1 and automaton.first_match <= std.math.maxInt(u16) + 1);
-        below_match[lane] = @as(i32, @intCast(automaton.first_match)) - 1;
+        entries[lane] = tables.fused.entries(set, lane);
+        assert(states[lane] < fused_set.match_flag);
         assert(scanner.positions[active[lane]] == scanner.positions[active[0]]);
     }
     const classes = &set.classes;
@@ -109,13 +109,22 @@ fn stepTogether(comptime count: usize, scanner: *Scanner, set: *const FusedSet, 
     // round copies them.
     var next: [count]u32 = undefined;
     while (index + 2 <= bytes.len) : (index += 2) {
-        if (stepByte(count, &entries, &below_match, &classes[bytes[index]], &states, &next))
+        if (set.skip.table[bytes[index]] != 0 and set.skip_enabled and allWaiting(count, set, &states)) {
+            // Every member waits in a start state and passes over this byte and those
+            // up to the next stop of any of them: each ends in the start state of the
+            // last skipped byte's context, as stepping them would leave it.
+            index = set.skip.nextStop(bytes, index);
+            const context = @intFromEnum(automaton_module.byteContext(bytes[index - 1]));
+            inline for (0..count) |lane| states[lane] = set.starts[lane][context];
+            if (index + 2 > bytes.len) break;
+        }
+        if (stepByte(count, &entries, &classes[bytes[index]], &states, &next))
             return resolveHits(count, scanner, active, &states, &next, .{ .index = index, .offset = base + index }, output);
-        if (stepByte(count, &entries, &below_match, &classes[bytes[index + 1]], &next, &states))
+        if (stepByte(count, &entries, &classes[bytes[index + 1]], &next, &states))
             return resolveHits(count, scanner, active, &next, &states, .{ .index = index + 1, .offset = base + index + 1 }, output);
     }
     if (index < bytes.len) {
-        if (stepByte(count, &entries, &below_match, &classes[bytes[index]], &states, &next))
+        if (stepByte(count, &entries, &classes[bytes[index]], &states, &next))
             return resolveHits(count, scanner, active, &states, &next, .{ .index = index, .offset = base + index }, output);
         states = next;
     }
@@ -125,15 +134,24 @@ fn stepTogether(comptime count: usize, scanner: *Scanner, set: *const FusedSet, 
     }
 }
 
+/// True when every member is in one of its start states.
+inline fn allWaiting(comptime count: usize, set: *const FusedSet, states: *const [count]u32) bool {
+    var waiting = true;
+    inline for (0..count) |lane| waiting = waiting and states[lane] -% set.start_low[lane] <= set.start_span[lane];
+    return waiting;
+}
+
 /// Steps every member over one byte (its classes `row`) from `from` into `to`; true
 /// when some member reaches a matching state.
-inline fn stepByte(comptime count: usize, entries: *const [count][]align(1) const u16, below_match: *const [count]i32, row: *const [members_max]u8, from: *const [count]u32, to: *[count]u32) bool {
-    var signs: i32 = 0;
+inline fn stepByte(comptime count: usize, entries: *const [count][]const u16, row: *const [members_max]u8, from: *const [count]u32, to: *[count]u32) bool {
+    var flags: u32 = 0;
     inline for (0..count) |lane| {
+        // A flagged state ends the loop before it is stepped from, so the flag is left
+        // on here and cleared by `resolveHits`.
         to[lane] = entries[lane][from[lane] + row[lane]];
-        signs |= below_match[lane] - @as(i32, @intCast(to[lane]));
+        flags |= to[lane];
     }
-    return signs < 0;
+    return flags & fused_set.match_flag != 0;
 }
 
 /// At byte `at` the automata in `hits` match: the others move past the byte;
@@ -145,10 +163,14 @@ const Place = struct {
     offset: u64,
 };
 
-fn resolveHits(comptime count: usize, scanner: *Scanner, active: *const [count]u32, before: *const [count]u32, after: *const [count]u32, at: Place, output: *Output) error{OutputFull}!void {
+fn resolveHits(comptime count: usize, scanner: *Scanner, active: *const [count]u32, before: *const [count]u32, flagged: *const [count]u32, at: Place, output: *Output) error{OutputFull}!void {
     var matched: [count]bool = undefined;
+    var after: [count]u32 = undefined;
     inline for (0..count) |lane| {
+        after[lane] = flagged[lane] & ~@as(u32, fused_set.match_flag);
+        assert(before[lane] < fused_set.match_flag);
         matched[lane] = scanner.tables.groups[active[lane]].automaton.isMatch(after[lane]);
+        assert(matched[lane] == (flagged[lane] != after[lane]));
         scanner.states[active[lane]] = if (matched[lane]) before[lane] else after[lane];
         scanner.positions[active[lane]] = if (matched[lane]) at.offset else at.offset + 1;
     }

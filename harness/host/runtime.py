@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -19,6 +20,21 @@ import wasmtime
 from harness.host.module_info import ModuleInfo, inspect_module
 
 EPOCH_INTERVAL_SECONDS = 0.005
+PROFILER_ENV = "MESHVEIL_WASM_PROFILER"
+"""Set to perfmap or jitdump so `perf record` names the modules' functions (build them
+unstripped to see Zig names; see docs/profiling.md)."""
+PROFILERS = ("perfmap", "jitdump")
+
+
+def engine_config() -> wasmtime.Config:
+    """A wasmtime config with the profiler PROFILER_ENV asks for, if any."""
+    config = wasmtime.Config()
+    profiler = os.environ.get(PROFILER_ENV, "")
+    if profiler:
+        if profiler not in PROFILERS:
+            raise ValueError(f"{PROFILER_ENV}={profiler!r}: choose one of {', '.join(PROFILERS)}")
+        config.profiler = profiler
+    return config
 
 
 @dataclass(frozen=True)
@@ -33,7 +49,7 @@ class WasmRuntime:
     """One engine; modules compiled once per runtime and shared by every VM that loads them."""
 
     def __init__(self) -> None:
-        config = wasmtime.Config()
+        config = engine_config()
         config.epoch_interruption = True
         self.engine = wasmtime.Engine(config)
         self._modules: dict[str, CompiledModule] = {}

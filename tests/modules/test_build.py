@@ -110,3 +110,15 @@ def test_build_without_a_manifest_is_refused(tmp_path: Path, filters_dir: Path) 
     (copy / "ueba" / "capabilities.json").unlink()
     with pytest.raises(BuildError, match="meshveil-ueba"):
         build_modules(tmp_path / "out", copy)
+
+
+@pytest.mark.slow
+def test_keep_names_builds_modules_a_profiler_can_name(
+    tmp_path: Path, filters_dir: Path, built_modules: dict[str, BuiltModule]
+) -> None:
+    named = {module.name: module for module in build_modules(tmp_path, filters_dir, keep_names=True)}
+    shipped = parse(built_modules["meshveil-dlp"].path.read_bytes())
+    profiled = parse(named["meshveil-dlp"].path.read_bytes())
+    assert "name" not in shipped.custom_sections
+    # The name section lists Zig's function names, e.g. the engine's scan loop.
+    assert b"Scanner.collect" in profiled.custom_sections["name"][0]
