@@ -326,34 +326,63 @@ const testing = std.testing;
 /// The engine's fixture tables: detector 0 is credit-card, 1 email-address, 2 us-ssn.
 const fixture = @import("engine_fixture");
 
-fn fixtureTables() !*engine.Tables {
-    const tables = try testing.allocator.create(engine.Tables);
-    errdefer testing.allocator.destroy(tables);
-    var where: u32 = 0;
-    try tables.load(&fixture.tables, &where);
-    return tables;
-}
+/// What every test here uses: the fixture's tables, a prefilter over them, a scanner.
+const Setup = struct {
+    tables: *engine.Tables,
+    prefilter: Prefilter,
+    scanner: *engine.Scanner,
 
-/// Every finding of the engine in `text`, as one final chunk.
-fn findingCount(scanner: *engine.Scanner, tables: *const engine.Tables, text: []const u8) usize {
-    scanner.init(tables);
-    scanner.feed(text, true);
-    var found: [64]engine.Finding = undefined;
-    var count: usize = 0;
-    while (true) {
-        const batch = scanner.collect(&found);
-        count += batch.count;
-        if (batch.done) return count;
+    fn init(self: *Setup) !void {
+        self.tables = try testing.allocator.create(engine.Tables);
+        errdefer testing.allocator.destroy(self.tables);
+        var where: u32 = 0;
+        try self.tables.load(&fixture.tables, &where);
+        try self.prefilter.init(self.tables, testing.allocator);
+        self.scanner = try testing.allocator.create(engine.Scanner);
     }
+
+    fn deinit(self: *Setup) void {
+        testing.allocator.destroy(self.scanner);
+        testing.allocator.destroy(self.tables);
+    }
+
+    /// The engine's findings in `text`, one final chunk, with only the automata in
+    /// `candidates` stepped.
+    fn findings(self: *Setup, text: []const u8, candidates: u64) !Found {
+        var found = Found{};
+        self.scanner.init(self.tables);
+        self.scanner.feed(text, true);
+        self.scanner.keepOnly(candidates);
+        var batch_items: [16]engine.Finding = undefined;
+        while (true) {
+            const batch = self.scanner.collect(&batch_items);
+            try found.appendSlice(batch_items[0..batch.count]);
+            if (batch.done) return found;
+        }
+    }
+
+    /// Every finding of the engine in `text`.
+    fn allFindings(self: *Setup, text: []const u8) !Found {
+        return self.findings(text, std.math.maxInt(u64));
+    }
+};
+
+const Found = std.BoundedArray(engine.Finding, 64);
+
+/// The findings of `found` that end past `offset`.
+fn endingPast(found: *const Found, offset: usize) !Found {
+    var result = Found{};
+    for (found.slice()) |finding| {
+        if (finding.end > offset) try result.append(finding);
+    }
+    return result;
 }
 
 test "texts ruled out hold no finding, and texts with findings are never ruled out" {
-    const tables = try fixtureTables();
-    defer testing.allocator.destroy(tables);
-    var prefilter: Prefilter = undefined;
-    try prefilter.init(tables, testing.allocator);
-    const scanner = try testing.allocator.create(engine.Scanner);
-    defer testing.allocator.destroy(scanner);
+    var setup: Setup = undefined;
+    try setup.init();
+    defer setup.deinit();
+    const prefilter = &setup.prefilter;
     const texts = [_][]const u8{
         "",                            "sku",              "name: Ken Dijkstra",
         "price",                       "ssn: 536221234",   "card: 4111 1111 1111 1111",
@@ -364,8 +393,8 @@ test "texts ruled out hold no finding, and texts with findings are never ruled o
     var ruled_out: usize = 0;
     for (texts) |text| {
         const possible = prefilter.possible(&.{text});
-        const found = findingCount(scanner, tables, text);
-        if (found > 0) try testing.expect(possible != 0);
+        const found = try setup.allFindings(text);
+        if (found.len > 0) try testing.expect(possible != 0);
         ruled_out += @intFromBool(possible == 0);
     }
     // Keys and words without digits or '@' are ruled out.
@@ -375,12 +404,10 @@ test "texts ruled out hold no finding, and texts with findings are never ruled o
 }
 
 test "every byte, alone and in short runs, agrees with the engine" {
-    const tables = try fixtureTables();
-    defer testing.allocator.destroy(tables);
-    var prefilter: Prefilter = undefined;
-    try prefilter.init(tables, testing.allocator);
-    const scanner = try testing.allocator.create(engine.Scanner);
-    defer testing.allocator.destroy(scanner);
+    var setup: Setup = undefined;
+    try setup.init();
+    defer setup.deinit();
+    const prefilter = &setup.prefilter;
     // Matching texts built around each byte: whatever the engine finds, the
     // prefilter must allow.
     const frames = [_][2][]const u8{
@@ -398,7 +425,7 @@ test "every byte, alone and in short runs, agrees with the engine" {
                 @memcpy(text[len .. len + part.len], part);
                 len += part.len;
             }
-            if (findingCount(scanner, tables, text[0..len]) > 0) {
+            if ((try setup.allFindings(text[0..len])).len > 0) {
                 try testing.expect(prefilter.possible(&parts) != 0);
             }
         }
@@ -406,12 +433,10 @@ test "every byte, alone and in short runs, agrees with the engine" {
 }
 
 test "the engine finds the same in random texts with and without the prefilter" {
-    const tables = try fixtureTables();
-    defer testing.allocator.destroy(tables);
-    var prefilter: Prefilter = undefined;
-    try prefilter.init(tables, testing.allocator);
-    const scanner = try testing.allocator.create(engine.Scanner);
-    defer testing.allocator.destroy(scanner);
+    var setup: Setup = undefined;
+    try setup.init();
+    defer setup.deinit();
+    const prefilter = &setup.prefilter;
     // Bytes the fixture's patterns are made of, and some they are not.
     const alphabet = "0123456789 -.@_abcdejmoxzSN:/\"";
     var random = std.Random.DefaultPrng.init(0x6d657368);
@@ -420,9 +445,9 @@ test "the engine finds the same in random texts with and without the prefilter" 
     for (0..2000) |_| {
         const len = random.random().uintAtMost(usize, text.len);
         for (text[0..len]) |*byte| byte.* = alphabet[random.random().uintLessThan(usize, alphabet.len)];
-        const all = try findings(scanner, tables, text[0..len], std.math.maxInt(u64));
+        const all = try setup.allFindings(text[0..len]);
         const possible = prefilter.possible(&.{text[0..len]});
-        const kept = try findings(scanner, tables, text[0..len], possible);
+        const kept = try setup.findings(text[0..len], possible);
         try testing.expectEqualSlices(engine.Finding, all.slice(), kept.slice());
         seen_findings += all.len;
     }
@@ -430,29 +455,11 @@ test "the engine finds the same in random texts with and without the prefilter" 
     try testing.expect(seen_findings > 0);
 }
 
-const Found = std.BoundedArray(engine.Finding, 64);
-
-/// The engine's findings in `text` with only the automata in `candidates` stepped.
-fn findings(scanner: *engine.Scanner, tables: *const engine.Tables, text: []const u8, candidates: u64) !Found {
-    var found = Found{};
-    scanner.init(tables);
-    scanner.feed(text, true);
-    scanner.keepOnly(candidates);
-    var batch_items: [16]engine.Finding = undefined;
-    while (true) {
-        const batch = scanner.collect(&batch_items);
-        try found.appendSlice(batch_items[0..batch.count]);
-        if (batch.done) return found;
-    }
-}
-
 test "keyed values: the value alone decides for automata that cannot match across the separator" {
-    const tables = try fixtureTables();
-    defer testing.allocator.destroy(tables);
-    var prefilter: Prefilter = undefined;
-    try prefilter.init(tables, testing.allocator);
-    const scanner = try testing.allocator.create(engine.Scanner);
-    defer testing.allocator.destroy(scanner);
+    var setup: Setup = undefined;
+    try setup.init();
+    defer setup.deinit();
+    const prefilter = &setup.prefilter;
     // Card numbers take spaces but not ':', emails and SSNs neither: none crosses.
     try testing.expectEqual(@as(u64, 0), prefilter.crossing);
     try testing.expect(prefilter.possibleKeyed("card: ", "Ken") == 0);
@@ -468,18 +475,12 @@ test "keyed values: the value alone decides for automata that cannot match acros
         @memcpy(text[key_len..prefix_len], key_separator);
         const len = prefix_len + value_len;
         for (text[prefix_len..len]) |*byte| byte.* = alphabet[random.random().uintLessThan(usize, alphabet.len)];
-        const all = try findings(scanner, tables, text[0..len], std.math.maxInt(u64));
+        const all = try setup.allFindings(text[0..len]);
         const possible = prefilter.possibleKeyed(text[0..prefix_len], text[prefix_len..len]);
-        const kept = try findings(scanner, tables, text[0..len], possible);
+        const kept = try setup.findings(text[0..len], possible);
         // Only findings reaching into the value count.
-        var reaching = Found{};
-        for (all.slice()) |finding| {
-            if (finding.end > prefix_len) try reaching.append(finding);
-        }
-        var kept_reaching = Found{};
-        for (kept.slice()) |finding| {
-            if (finding.end > prefix_len) try kept_reaching.append(finding);
-        }
+        const reaching = try endingPast(&all, prefix_len);
+        const kept_reaching = try endingPast(&kept, prefix_len);
         try testing.expectEqualSlices(engine.Finding, reaching.slice(), kept_reaching.slice());
         seen_findings += reaching.len;
     }
