@@ -29,10 +29,11 @@ const std = @import("std");
 const assert = std.debug.assert;
 const limits = @import("limits.zig");
 const settings_module = @import("settings.zig");
+const shared_store = @import("shared_store.zig");
 
 pub const Settings = settings_module.Settings;
-pub const StoreError = error{ CasMismatch, StoreFailed };
-pub const SharedValue = struct { value: []const u8, cas: u32 };
+pub const StoreError = shared_store.StoreError;
+pub const SharedValue = shared_store.SharedValue;
 
 /// What differs between the filters that send.
 pub const Options = struct {
@@ -521,39 +522,7 @@ const FakeEnv = struct {
 };
 
 /// Shared data with CAS, as the host keeps it (a few keys are all a sender uses).
-const FakeStore = struct {
-    const Entry = struct { key: [limits.queue_name_bytes_max]u8, key_len: usize, value: [8]u8, value_len: usize, cas: u32 };
-    entries: [4]Entry = undefined,
-    len: usize = 0,
-    next_cas: u32 = 1,
-
-    fn get(self: *FakeStore, key: []const u8) StoreError!?SharedValue {
-        const found = self.lookup(key) orelse return null;
-        return .{ .value = found.value[0..found.value_len], .cas = found.cas };
-    }
-
-    fn set(self: *FakeStore, key: []const u8, value: []const u8, cas: u32) StoreError!void {
-        const entry = self.lookup(key) orelse blk: {
-            assert(self.len < self.entries.len);
-            self.entries[self.len] = .{ .key = undefined, .key_len = key.len, .value = undefined, .value_len = 0, .cas = 0 };
-            @memcpy(self.entries[self.len].key[0..key.len], key);
-            self.len += 1;
-            break :blk &self.entries[self.len - 1];
-        };
-        if (entry.cas != 0 and cas != 0 and cas != entry.cas) return error.CasMismatch;
-        @memcpy(entry.value[0..value.len], value);
-        entry.value_len = value.len;
-        entry.cas = self.next_cas;
-        self.next_cas += 1;
-    }
-
-    fn lookup(self: *FakeStore, key: []const u8) ?*Entry {
-        for (self.entries[0..self.len]) |*entry| {
-            if (std.mem.eql(u8, entry.key[0..entry.key_len], key)) return entry;
-        }
-        return null;
-    }
-};
+const FakeStore = shared_store.FakeStore(4, limits.queue_name_bytes_max, 8);
 
 const test_options = Options{ .module_name = "meshveil-test", .metric_prefix = "meshveil.test.telemetry", .event_bytes_max = 2048 };
 const TestPipeline = Pipeline(FakeEnv, test_options);

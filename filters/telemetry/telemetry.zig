@@ -4,6 +4,7 @@
 pub const limits = @import("limits.zig");
 pub const settings = @import("settings.zig");
 pub const sender = @import("sender.zig");
+pub const shared_store = @import("shared_store.zig");
 /// Only for filters: these call the host (the native tests never reach them).
 pub const host_env = @import("host_env.zig");
 pub const QueueSender = @import("queue_sender.zig").QueueSender;

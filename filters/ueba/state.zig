@@ -31,10 +31,11 @@ const assert = std.debug.assert;
 const limits = @import("limits.zig");
 const entity = @import("entity.zig");
 const record_module = @import("record.zig");
+const shared_store = @import("telemetry").shared_store;
 
-pub const StoreError = error{ CasMismatch, StoreFailed };
+pub const StoreError = shared_store.StoreError;
 
-pub const SharedValue = struct { value: []const u8, cas: u32 };
+pub const SharedValue = shared_store.SharedValue;
 
 /// Longest shared-data key this file builds.
 pub const key_bytes_max = 128;
@@ -204,52 +205,10 @@ pub fn SlotTable(comptime Record: type, comptime Store: type) type {
 }
 
 // -- Tests ----------------------------------------------------------------------
-// A store with proxy-Wasm's CAS semantics (cas grows on every write; a write to a missing
-// key ignores cas), and a hook to interleave another VM's write before ours lands.
 
 const testing = std.testing;
 
-pub const FakeStore = struct {
-    const Entry = struct { key: [key_bytes_max]u8, key_len: usize, value: [2048]u8, value_len: usize, cas: u32 };
-    entries: [256]Entry = undefined,
-    len: usize = 0,
-    next_cas: u32 = 1,
-    gets: u32 = 0,
-    /// Runs once before the next `set` lands, as another VM would.
-    interleave: ?*const fn (*FakeStore) void = null,
-
-    pub fn get(self: *FakeStore, key_bytes: []const u8) StoreError!?SharedValue {
-        self.gets += 1;
-        const found = self.lookup(key_bytes) orelse return null;
-        return .{ .value = found.value[0..found.value_len], .cas = found.cas };
-    }
-
-    pub fn set(self: *FakeStore, key_bytes: []const u8, value: []const u8, cas: u32) StoreError!void {
-        if (self.interleave) |other| {
-            self.interleave = null;
-            other(self);
-        }
-        const entry = self.lookup(key_bytes) orelse blk: {
-            assert(self.len < self.entries.len);
-            self.entries[self.len] = .{ .key = undefined, .key_len = key_bytes.len, .value = undefined, .value_len = 0, .cas = 0 };
-            @memcpy(self.entries[self.len].key[0..key_bytes.len], key_bytes);
-            self.len += 1;
-            break :blk &self.entries[self.len - 1];
-        };
-        if (entry.cas != 0 and cas != 0 and cas != entry.cas) return error.CasMismatch;
-        @memcpy(entry.value[0..value.len], value);
-        entry.value_len = value.len;
-        entry.cas = self.next_cas;
-        self.next_cas += 1;
-    }
-
-    fn lookup(self: *FakeStore, key_bytes: []const u8) ?*Entry {
-        for (self.entries[0..self.len]) |*entry| {
-            if (std.mem.eql(u8, entry.key[0..entry.key_len], key_bytes)) return entry;
-        }
-        return null;
-    }
-};
+pub const FakeStore = shared_store.FakeStore(256, key_bytes_max, 2048);
 
 const TestRecord = record_module.GroupRecord;
 const TestTable = SlotTable(TestRecord, FakeStore);
