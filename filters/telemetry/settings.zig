@@ -50,19 +50,21 @@ pub const Settings = struct {
     include_path: bool = false,
 };
 
-/// The JSON shape, for `std.json`.
+const defaults: Settings = .{};
+
+/// The JSON shape, for `std.json`; what it leaves out takes `Settings`' defaults.
 pub const Json = struct {
     cluster: []const u8,
     authority: ?[]const u8 = null,
     path: []const u8 = "/v1/telemetry",
     token: []const u8,
-    batch_events: u32 = 32,
-    queue_events_max: u32 = 1024,
-    timeout_ms: u32 = 5000,
-    backoff_initial_ms: u32 = 1000,
-    backoff_max_ms: u32 = 60_000,
-    max_attempts: u32 = 20,
-    include_path: bool = false,
+    batch_events: u32 = defaults.batch_events,
+    queue_events_max: u32 = defaults.queue_events_max,
+    timeout_ms: u32 = defaults.timeout_ms,
+    backoff_initial_ms: u32 = defaults.backoff_initial_ms,
+    backoff_max_ms: u32 = defaults.backoff_max_ms,
+    max_attempts: u32 = defaults.max_attempts,
+    include_path: bool = defaults.include_path,
 };
 
 /// Checks `json` and copies it into `out`; on a problem, answers the message (naming the
