@@ -109,7 +109,7 @@ fn stepTogether(comptime count: usize, scanner: *Scanner, set: *const FusedSet, 
     // round copies them.
     var next: [count]u32 = undefined;
     while (index + 2 <= bytes.len) : (index += 2) {
-        if (set.skip.table[bytes[index]] != 0 and set.skip_enabled and allWaiting(count, set, &states)) {
+        if (set.skip.table[bytes[index]] != 0 and allWaiting(count, set, &states)) {
             // Every member waits in a start state and passes over this byte and those
             // up to the next stop of any of them: each ends in the start state of the
             // last skipped byte's context, as stepping them would leave it.

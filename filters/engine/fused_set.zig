@@ -36,10 +36,10 @@ pub const FusedSet = struct {
     flagged_count: [members_max]u32,
     /// Bytes every member passes over from its start states (`ScanGroup.skip`): while all
     /// members wait in a start state, a run of them is passed over at once. The catalog's
-    /// dense automata all wait over about three bytes of four of typical traffic.
+    /// dense automata all wait over about three bytes of four of typical traffic. A
+    /// member without skip bytes (its start states form no block) has an empty table,
+    /// which leaves the set none either.
     skip: SkipSet,
-    /// False when some member has no skip bytes (its start states form no block).
-    skip_enabled: bool,
     /// Per member: its start states, as the block [start_low, start_low + start_span],
     /// and by the context of the byte before.
     start_low: [members_max]u32,
@@ -62,11 +62,10 @@ pub const FusedSet = struct {
     }
 
     fn initSkip(self: *FusedSet, groups: []const ScanGroup, members: []const u32) void {
-        self.skip_enabled = true;
         @memset(&self.skip.table, 1);
         for (members, 0..) |member, lane| {
             const group = &groups[member];
-            self.skip_enabled = self.skip_enabled and group.skip_enabled;
+            if (!group.skip_enabled) assert(std.mem.allEqual(u8, &group.skip.table, 0));
             for (&self.skip.table, group.skip.table) |*all, one| all.* &= one;
             self.start_low[lane] = group.start_low;
             self.start_span[lane] = group.start_span;
