@@ -85,8 +85,15 @@ class FieldTable:
         return bytes(out)
 
 
-def parse_descriptor_set(data: bytes, source: str) -> descriptor_pool.DescriptorPool:
-    """A pool holding every file of a serialised `FileDescriptorSet`."""
+@dataclass(frozen=True)
+class DescriptorSet:
+    files: descriptor_pb2.FileDescriptorSet
+    pool: descriptor_pool.DescriptorPool
+    """Every file of `files`, imports resolved."""
+
+
+def parse_descriptor_set(data: bytes, source: str) -> DescriptorSet:
+    """A serialised `FileDescriptorSet` and a pool holding every file of it."""
     files = descriptor_pb2.FileDescriptorSet()
     try:
         files.ParseFromString(data)
@@ -105,13 +112,13 @@ def parse_descriptor_set(data: bytes, source: str) -> descriptor_pool.Descriptor
             pool.FindFileByName(file_proto.name)
         except KeyError as error:
             raise FieldTableError(f"{source}: {file_proto.name}: imports a file not in the set") from error
-    return pool
+    return DescriptorSet(files, pool)
 
 
 def build_field_table(data: bytes, source: str = "descriptor set") -> FieldTable:
     """The field table of every method in the descriptor set `data`."""
-    pool = parse_descriptor_set(data, source)
-    files = descriptor_pb2.FileDescriptorSet.FromString(data)
+    parsed = parse_descriptor_set(data, source)
+    pool = parsed.pool
     indexes: dict[str, int] = {}
     ordered: list[Descriptor] = []
 
@@ -124,7 +131,7 @@ def build_field_table(data: bytes, source: str = "descriptor set") -> FieldTable
         return indexes[message.full_name]
 
     methods: list[MethodEntry] = []
-    for service_name in _service_names(files.file):
+    for service_name in _service_names(parsed.files.file):
         service = pool.FindServiceByName(service_name)
         for method in service.methods:
             if len(methods) == METHODS_MAX:

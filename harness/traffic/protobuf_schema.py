@@ -11,9 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf import descriptor_pool, json_format, message_factory
 from google.protobuf.descriptor import Descriptor, MethodDescriptor
 from google.protobuf.message import DecodeError
+
+from controlplane.policy.grpc_field_table import FieldTableError, parse_descriptor_set
 
 
 class SchemaError(ValueError):
@@ -23,14 +25,9 @@ class SchemaError(ValueError):
 class MessageSchemas:
     """The services and message types of one descriptor set."""
 
-    def __init__(self, files: descriptor_pb2.FileDescriptorSet, source: str) -> None:
+    def __init__(self, pool: descriptor_pool.DescriptorPool, source: str) -> None:
         self.source = source
-        self._pool = descriptor_pool.DescriptorPool()
-        for file_proto in files.file:
-            try:
-                self._pool.Add(file_proto)
-            except (TypeError, ValueError) as error:
-                raise SchemaError(f"{source}: {file_proto.name}: {error}") from error
+        self._pool = pool
 
     @classmethod
     def from_file(cls, path: Path) -> MessageSchemas:
@@ -38,14 +35,11 @@ class MessageSchemas:
             data = path.read_bytes()
         except OSError as error:
             raise SchemaError(f"{path}: cannot read: {error.strerror or error}") from error
-        files = descriptor_pb2.FileDescriptorSet()
         try:
-            files.ParseFromString(data)
-        except DecodeError as error:
-            raise SchemaError(f"{path}: not a FileDescriptorSet ({error})") from error
-        if not files.file:
-            raise SchemaError(f"{path}: the descriptor set holds no files")
-        return cls(files, str(path))
+            parsed = parse_descriptor_set(data, str(path))
+        except FieldTableError as error:
+            raise SchemaError(str(error)) from error
+        return cls(parsed.pool, str(path))
 
     def method(self, service: str, method: str) -> MethodDescriptor:
         try:
