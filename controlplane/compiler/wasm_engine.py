@@ -155,6 +155,7 @@ class DirectEngine:
         self._alloc = self._export(exports, "meshveil_bench_alloc", wasmtime.Func)
         self._configure = self._export(exports, "meshveil_bench_configure", wasmtime.Func)
         self._bench_scan = self._export(exports, "meshveil_bench_scan", wasmtime.Func)
+        self._bench_pieces = self._export(exports, "meshveil_bench_pieces", wasmtime.Func)
         self._scan_chunks = self._export(exports, "meshveil_scan_chunks", wasmtime.Func)
         self._validate = self._export(exports, "meshveil_validate", wasmtime.Func)
         tables_at = self._place(tables)
@@ -196,6 +197,13 @@ class DirectEngine:
         """Seconds for `iterations` whole scans of loaded bytes inside the module, and findings per scan."""
         started = time.perf_counter()
         found = self._bench_scan(self._store, address, length, iterations)
+        return time.perf_counter() - started, int(found)
+
+    def time_pieces(self, address: int, length: int, iterations: int) -> tuple[float, int]:
+        """Like `time_scan` for loaded key/value records (`json_pieces.encode_pieces`), each
+        scanned on its own as the filters scan a JSON value: seconds and findings per pass."""
+        started = time.perf_counter()
+        found = self._bench_pieces(self._store, address, length, iterations)
         return time.perf_counter() - started, int(found)
 
     def _buffer(self, size: int) -> int:

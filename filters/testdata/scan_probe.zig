@@ -16,6 +16,8 @@
 const std = @import("std");
 const abi = @import("abi");
 const engine = @import("engine");
+const masking = @import("masking");
+const walkers = @import("walkers");
 
 const host = abi.host;
 
@@ -277,6 +279,51 @@ export fn meshveil_bench_scan(pointer: [*]const u8, length: u32, iterations: u32
     if (!stores_ready or !direct_store.loaded) return 0;
     var found: u32 = 0;
     for (0..iterations) |_| found = scanDirect(pointer[0..length], &.{}, null);
+    return found;
+}
+
+var direct_prefilter: masking.prefilter.Prefilter = undefined;
+var direct_pieces: masking.engine_scanner.EngineScanner = undefined;
+var pieces_ready = false;
+
+/// Scans the buffer's pieces `iterations` times as the filters scan JSON values: each
+/// record is a key and a value (two u16 lengths, little-endian, then the bytes), and
+/// each is scanned as `key: value` after the prefilter. Answers the findings of one
+/// pass (0 when no tables are configured, or the records are malformed).
+export fn meshveil_bench_pieces(pointer: [*]const u8, length: u32, iterations: u32) u32 {
+    if (!stores_ready or !direct_store.loaded) return 0;
+    if (!pieces_ready) {
+        direct_prefilter.init(&direct_store.tables, std.heap.wasm_allocator) catch return 0;
+        direct_pieces = masking.engine_scanner.EngineScanner.init(&direct_store.tables, &direct_scanner);
+        direct_pieces.prefilter = &direct_prefilter;
+        pieces_ready = true;
+    }
+    const buffer = pointer[0..length];
+    var found: u32 = 0;
+    for (0..iterations) |_| {
+        found = 0;
+        var at: usize = 0;
+        while (at + 4 <= buffer.len) {
+            const key_len = std.mem.readInt(u16, buffer[at..][0..2], .little);
+            const value_len = std.mem.readInt(u16, buffer[at + 2 ..][0..2], .little);
+            at += 4;
+            if (at + key_len + value_len > buffer.len or value_len > walkers.walker.piece_bytes_max) return 0;
+            if (key_len > walkers.walker.context_key_bytes_max) return 0;
+            const value = walkers.walker.Value{
+                .kind = .string,
+                .encoding = .identity,
+                .bytes = buffer[at + key_len ..][0..value_len],
+                .path = "",
+                .context_key = buffer[at..][0..key_len],
+                .raw = walkers.walker.RawMap.identity(0, value_len),
+                .token_start = 0,
+                .token_end = value_len,
+            };
+            at += key_len + value_len;
+            var out: [64]masking.stream_masker.Finding = undefined;
+            found += @intCast(direct_pieces.scan(&value, 0, &out).len);
+        }
+    }
     return found;
 }
 
