@@ -132,3 +132,17 @@ def test_health_readiness_and_metrics(platform: Platform) -> None:
     assert float(lines["meshveil_served_policies"]) == 1.0
     assert float(lines["meshveil_config_generation"]) == ready["snapshot_generation"]
     assert "meshveil_xds_streams" in lines and "meshveil_xds_acks_total" in lines
+
+
+def test_a_wrong_method_is_a_405_that_lists_every_allowed_one(platform: Platform) -> None:
+    with platform.plane.admin() as admin:
+        # GET and POST are both served at /v1/policies, on different routes.
+        response = admin.delete("/v1/policies")
+        assert response.status_code == 405
+        assert response.headers["allow"] == "GET, POST"
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["detail"] == "DELETE is not allowed on /v1/policies; allowed: GET, POST"
+        # The ingest path, served past FastAPI's routing for POST, answers the same way.
+        response = admin.get("/v1/telemetry")
+        assert response.status_code == 405
+        assert response.headers["allow"] == "POST"
