@@ -23,16 +23,23 @@ LOG = logging.getLogger(__name__)
 SEEN_MAX = 200_000
 """Node ids known to be written; beyond this the oldest are forgotten (and rewritten,
 harmlessly, if seen again: the write ignores nodes that have a row)."""
+PENDING_MAX = 100_000
+"""Nodes waiting to be written at most. Node ids are the clients' to choose, and while the
+database is down nothing drains; past this a node is not noted, and is noted again the
+next time it is served its config (until then its batches are refused and retried)."""
 BATCH_MAX = 1_000
 RETRY_SECONDS = 1.0
 _ECDS = audit.Actor(subject=DERIVED_BY, role="system")
 
 
 class NodeEnroller:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, pending_max: int = PENDING_MAX) -> None:
         self._database = database
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, int], Enrolment] = {}
+        self._pending_max = pending_max
+        self._overflowing = False
+        """Set while nodes are turned away, so the warning is logged once per episode."""
         self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
         """By (node id, credential epoch): a rotated credential is written again."""
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -46,6 +53,10 @@ class NodeEnroller:
         self._idle = asyncio.Event()
         self._idle.set()
         self._task = asyncio.create_task(self._run(), name="meshveil-node-enrolment")
+        with self._lock:
+            noted_before = bool(self._pending)
+        if noted_before:
+            self._mark_pending()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -59,6 +70,15 @@ class NodeEnroller:
         with self._lock:
             if key in self._seen or key in self._pending:
                 return
+            if len(self._pending) >= self._pending_max:
+                if not self._overflowing:
+                    self._overflowing = True
+                    LOG.warning(
+                        "%d nodes' telemetry credentials wait to be written; more are noted "
+                        "again when next served",
+                        len(self._pending),
+                    )
+                return
             self._pending[key] = enrolment
         loop = self._loop
         if loop is not None and not loop.is_closed():
@@ -71,7 +91,16 @@ class NodeEnroller:
 
     async def written(self) -> None:
         """Returns once every node noted so far has been written (tests, shutdown)."""
-        if self._idle is not None:
+        if self._idle is None:
+            return
+        while True:
+            with self._lock:
+                waiting = bool(self._pending)
+            if not waiting:
+                return
+            # A node noted on this loop has its wake-up still queued behind this call.
+            if self._idle.is_set():
+                self._mark_pending()
             await self._idle.wait()
 
     async def _run(self) -> None:
@@ -98,6 +127,7 @@ class NodeEnroller:
                 while len(self._seen) > SEEN_MAX:
                     self._seen.popitem(last=False)
                 more = bool(self._pending)
+                self._overflowing = self._overflowing and len(self._pending) >= self._pending_max
             if more:
                 self._wake.set()
             else:
