@@ -12,6 +12,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from controlplane.storage import tenants
+from controlplane.storage.database import Database, migrate, open_database
+
 POSTGRES_URL = os.environ.get("MESHVEIL_TEST_POSTGRES_URL")
 
 
@@ -33,3 +36,17 @@ def database_url(kind: str, folder: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
             connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextmanager
+def sqlite_with_tenant(folder: Path, tenant: str) -> Iterator[Database]:
+    """A migrated SQLite database in `folder` holding `tenant` (its namespace of the same name)."""
+    with database_url("sqlite", folder) as url:
+        database = open_database(url)
+    migrate(database)
+    with database.write() as session:
+        tenants.create(session, tenant, [tenant])
+    try:
+        yield database
+    finally:
+        database.dispose()

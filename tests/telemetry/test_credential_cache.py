@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.storage import tenants
-from controlplane.storage.database import Database, migrate, open_database
+from controlplane.storage.database import Database
 from controlplane.telemetry import nodes
 from controlplane.telemetry.ingest import AUTH_CACHE_SECONDS, Collector, IngestError
 from controlplane.telemetry.settings import TelemetrySettings
+from tests.storage.databases import sqlite_with_tenant
 
 NODE = "sidecar~10.0.0.21~checkout-7d9f8b6c5-x2x9z.shop~shop.svc.cluster.local"
 
@@ -27,12 +27,8 @@ class FakeMonotonic:
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[Database]:
-    database = open_database(f"sqlite:///{tmp_path / 'meshveil.db'}")
-    migrate(database)
-    with database.write() as session:
-        tenants.create(session, "shop", ["shop"])
-    yield database
-    database.dispose()
+    with sqlite_with_tenant(tmp_path, "shop") as database:
+        yield database
 
 
 def issue(database: Database) -> str:

@@ -9,21 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.storage import tenants
-from controlplane.storage.database import Database, migrate, open_database
+from controlplane.storage.database import Database
 from controlplane.telemetry import nodes
 from controlplane.telemetry.nodes import Enrolment
 from controlplane.xds.enrolment import NodeEnroller
+from tests.storage.databases import sqlite_with_tenant
 
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[Database]:
-    database = open_database(f"sqlite:///{tmp_path / 'meshveil.db'}")
-    migrate(database)
-    with database.write() as session:
-        tenants.create(session, "shop", ["shop"])
-    yield database
-    database.dispose()
+    with sqlite_with_tenant(tmp_path, "shop") as database:
+        yield database
 
 
 def served(index: int) -> Enrolment:
