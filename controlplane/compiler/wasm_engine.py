@@ -195,15 +195,16 @@ class DirectEngine:
 
     def time_scan(self, address: int, length: int, iterations: int) -> tuple[float, int]:
         """Seconds for `iterations` whole scans of loaded bytes inside the module, and findings per scan."""
-        started = time.perf_counter()
-        found = self._bench_scan(self._store, address, length, iterations)
-        return time.perf_counter() - started, int(found)
+        return self._timed(self._bench_scan, address, length, iterations)
 
     def time_pieces(self, address: int, length: int, iterations: int) -> tuple[float, int]:
         """Like `time_scan` for loaded key/value records (`json_pieces.encode_pieces`), each
         scanned on its own as the filters scan a JSON value: seconds and findings per pass."""
+        return self._timed(self._bench_pieces, address, length, iterations)
+
+    def _timed(self, export: wasmtime.Func, address: int, length: int, iterations: int) -> tuple[float, int]:
         started = time.perf_counter()
-        found = self._bench_pieces(self._store, address, length, iterations)
+        found = export(self._store, address, length, iterations)
         return time.perf_counter() - started, int(found)
 
     def _buffer(self, size: int) -> int:

@@ -127,7 +127,8 @@ class NodeEnroller:
                 while len(self._seen) > SEEN_MAX:
                     self._seen.popitem(last=False)
                 more = bool(self._pending)
-                self._overflowing = self._overflowing and len(self._pending) >= self._pending_max
+                if len(self._pending) < self._pending_max:
+                    self._overflowing = False
             if more:
                 self._wake.set()
             else:

@@ -190,15 +190,14 @@ def _body_microseconds(arguments: argparse.Namespace, engine: DirectEngine, dens
     iterations = 200
     times = BodyTimes([], [])
     for body in json_bodies(arguments.bodies, seed=arguments.seed + 2, density=density):
-        address = engine.load(body)
-        seconds = min(engine.time_scan(address, len(body), iterations)[0] for _ in range(arguments.repeats))
-        times.whole.append(seconds / iterations * MICRO)
         records = encode_pieces(json_pieces(body))
-        address = engine.load(records)
-        seconds = min(
-            engine.time_pieces(address, len(records), iterations)[0] for _ in range(arguments.repeats)
-        )
-        times.per_value.append(seconds / iterations * MICRO)
+        for timer, data, into in (
+            (engine.time_scan, body, times.whole),
+            (engine.time_pieces, records, times.per_value),
+        ):
+            address = engine.load(data)
+            seconds = min(timer(address, len(data), iterations)[0] for _ in range(arguments.repeats))
+            into.append(seconds / iterations * MICRO)
     return times
 
 
