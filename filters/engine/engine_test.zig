@@ -190,3 +190,20 @@ test "a whole text set up at once finds what init, feed and keepOnly find, in or
     }
     try testing.expect(seen > 0);
 }
+
+test "a context-only automaton stops at its first event in a short text without its words" {
+    try loadFixture(&test_tables);
+    // Scan automaton 0 of the fixture holds only generic-api-key, which requires context.
+    try testing.expectEqual(@as(u64, 1), test_tables.context_only);
+    const all = scanner_module.lowBits(test_tables.scan_count);
+    var found: [findings_max]Finding = undefined;
+    const key = "q8Zr2Lk9Vx4Pn7Tb1Wc6Hd3J";
+    const without = "{\"request_id\": \"" ++ key ++ "\"} and more text";
+    try testing.expectEqual(@as(usize, 0), scanWhole(&test_scanner, &test_tables, without, all, true, &found));
+    // Stopped where the key's 20th byte raised its first event, not at the end.
+    try testing.expect(test_scanner.positions[0] < without.len - " and more text".len);
+    const with = "{\"api_key\": \"" ++ key ++ "\"} and more text";
+    try testing.expectEqual(@as(usize, 1), scanWhole(&test_scanner, &test_tables, with, all, true, &found));
+    try testing.expectEqual(@as(u16, 6), found[0].detector);
+    try testing.expectEqual(@as(u64, with.len), test_scanner.positions[0]);
+}

@@ -272,6 +272,11 @@ pub const Scanner = struct {
 
     /// Every pattern with a match ending at `end`, in pattern order.
     fn events(self: *Scanner, index: u32, end: u64, state: u32, output: *Output) StopError!void {
+        if (self.contextlessHere(index)) {
+            // Nothing it reports can be found in this text: it stops at its first event.
+            self.setStatus(index, .finished);
+            return;
+        }
         const automaton = &self.tables.groups[index].automaton;
         for (automaton.patterns(state)) |pattern| {
             if (output.full()) return error.OutputFull;
@@ -280,28 +285,53 @@ pub const Scanner = struct {
         }
     }
 
-    /// True when `pattern_index` needs context (it requires it, or without it scores
-    /// its pattern score, below the threshold) and none of its detector's words occurs
-    /// anywhere in a short text given whole: each of its matches would be dropped, and
-    /// its resume point bounds only its own matches, so resolving them changes
-    /// nothing. Saves the probes and scoring on, say, every digit run of a JSON value
-    /// under a key that is no context word.
-    fn contextAbsent(self: *Scanner, pattern_index: u16) bool {
-        const pattern = &self.tables.patterns[pattern_index];
-        const detector = &self.tables.detectors[pattern.detector];
-        const below_threshold = detector.validator == 0 and pattern.score < detector.threshold;
-        if (!pattern.requiresContext() and !below_threshold) return false;
-        const text = &self.text;
-        if (!text.final or text.chunkStart() != 0 or text.chunk.len > context_search_bytes_max) return false;
-        for (self.context_known[0..self.context_known_len]) |known| {
-            if (known.detector == pattern.detector) return !known.present;
+    /// True for a context-only automaton (`Tables.context_only`) in a short text given
+    /// whole that holds none of its detectors' context words. Such an automaton (say,
+    /// generic-api-key's, which fires on every long alphanumeric run) would raise event
+    /// after event there and find nothing.
+    fn contextlessHere(self: *Scanner, index: u32) bool {
+        const mask = @as(u64, 1) << @intCast(index);
+        if (self.tables.context_only & mask == 0) return false;
+        const text = self.shortWholeText() orelse return false;
+        const detectors = self.tables.context_detectors[index][0..self.tables.context_detector_count[index]];
+        for (detectors) |detector| {
+            if (self.contextPresent(detector, text)) return false;
         }
-        const present = scoring.wordOccurs(detector, text.chunk);
+        return true;
+    }
+
+    /// True when `pattern_index` needs context (`Tables.needsContext`) and none of its
+    /// detector's words occurs anywhere in a short text given whole: each of its
+    /// matches would be dropped, and its resume point bounds only its own matches, so
+    /// resolving them changes nothing. Saves the probes and scoring on, say, every
+    /// digit run of a JSON value under a key that is no context word.
+    fn contextAbsent(self: *Scanner, pattern_index: u16) bool {
+        if (!self.tables.needsContext(pattern_index)) return false;
+        const text = self.shortWholeText() orelse return false;
+        return !self.contextPresent(self.tables.patterns[pattern_index].detector, text);
+    }
+
+    /// The text, when it was given whole in one final chunk and is short enough to be
+    /// searched for context words.
+    fn shortWholeText(self: *const Scanner) ?[]const u8 {
+        const text = &self.text;
+        if (!text.final or text.chunkStart() != 0 or text.chunk.len > context_search_bytes_max) return null;
+        return text.chunk;
+    }
+
+    /// Whether one of `detector`'s context words occurs in `text`, the whole text of
+    /// this scan (remembered per detector until the next text).
+    fn contextPresent(self: *Scanner, detector: u16, text: []const u8) bool {
+        assert(text.len <= context_search_bytes_max);
+        for (self.context_known[0..self.context_known_len]) |known| {
+            if (known.detector == detector) return known.present;
+        }
+        const present = scoring.wordOccurs(&self.tables.detectors[detector], text);
         if (self.context_known_len < context_known_max) {
-            self.context_known[self.context_known_len] = .{ .detector = pattern.detector, .present = present };
+            self.context_known[self.context_known_len] = .{ .detector = detector, .present = present };
             self.context_known_len += 1;
         }
-        return !present;
+        return present;
     }
 
     fn matchEndingAt(self: *Scanner, pattern_index: u16, end: u64) text_module.NeedInput!?Finding {

@@ -51,22 +51,65 @@ pub fn score(tables: *const Tables, pattern: *const Pattern, text: *const Text, 
 }
 
 /// True when one of `detector`'s context words occurs in `bytes`, in any case: a
-/// token can hold a word only then (words are lower case; tokens are lowered).
+/// token can hold a word only then (words are lower case; tokens are lowered). Sixteen
+/// positions at a time: only where the two bytes fold to a word's start
+/// (`Detector.word_starts`) is a word compared.
 pub fn wordOccurs(detector: *const Detector, bytes: []const u8) bool {
-    var word: u32 = 0;
-    while (word < detector.contextWordCount()) : (word += 1) {
-        if (occursIgnoringCase(bytes, detector.contextWord(word))) return true;
+    if (detector.empty_word) return true;
+    if (detector.word_start_count > tables_module.word_starts_max) return wordAtAny(detector, bytes, 0);
+    var at: usize = 0;
+    // Each block reads one byte past its sixteen positions, for the second byte.
+    while (at + lanes + 1 <= bytes.len) : (at += lanes) {
+        if (blockHasWord(detector, bytes, at, bytes[at..][0 .. lanes + 1], all_positions)) return true;
+    }
+    // The last (or only) positions, from a copy padded with zeros.
+    const left = bytes.len - at;
+    assert(left <= lanes);
+    var rest = [_]u8{0} ** (lanes + 1);
+    @memcpy(rest[0..left], bytes[at..]);
+    const positions: u16 = if (left == lanes) all_positions else (@as(u16, 1) << @intCast(left)) - 1;
+    return blockHasWord(detector, bytes, at, &rest, positions);
+}
+
+const lanes = 16;
+const Block = @Vector(lanes, u8);
+const all_positions: u16 = 0xFFFF;
+
+/// Whether a context word starts at one of `positions` (bit per position) of the sixteen
+/// at `bytes[at..]`, whose bytes and the one after them `window` holds.
+fn blockHasWord(detector: *const Detector, bytes: []const u8, at: usize, window: *const [lanes + 1]u8, positions: u16) bool {
+    const case_bit: Block = @splat(0x20);
+    const first = @as(Block, window[0..lanes].*) | case_bit;
+    const second = @as(Block, window[1..][0..lanes].*) | case_bit;
+    var candidates: u16 = 0;
+    for (detector.word_starts[0..detector.word_start_count]) |start| {
+        const first_equal: u16 = @bitCast(first == @as(Block, @splat(start[0])));
+        const second_equal: u16 = if (start[1] == Detector.any_byte) all_positions else @bitCast(second == @as(Block, @splat(start[1])));
+        candidates |= first_equal & second_equal;
+    }
+    candidates &= positions;
+    while (candidates != 0) : (candidates &= candidates - 1) {
+        if (wordAt(detector, bytes, at + @ctz(candidates))) return true;
     }
     return false;
 }
 
-fn occursIgnoringCase(haystack: []const u8, needle: []const u8) bool {
-    if (needle.len == 0) return true;
-    if (needle.len > haystack.len) return false;
-    const first = std.ascii.toLower(needle[0]);
-    for (0..haystack.len - needle.len + 1) |at| {
-        if (std.ascii.toLower(haystack[at]) != first) continue;
-        if (std.ascii.eqlIgnoreCase(haystack[at..][0..needle.len], needle)) return true;
+/// Whether a context word starts at some offset of `bytes` from `from` on.
+fn wordAtAny(detector: *const Detector, bytes: []const u8, from: usize) bool {
+    for (from..bytes.len) |at| {
+        if (wordAt(detector, bytes, at)) return true;
+    }
+    return false;
+}
+
+/// Whether a context word starts at `bytes[at]`, in any case.
+fn wordAt(detector: *const Detector, bytes: []const u8, at: usize) bool {
+    assert(at < bytes.len);
+    var word: u32 = 0;
+    while (word < detector.contextWordCount()) : (word += 1) {
+        const needle = detector.contextWord(word);
+        if (needle.len > bytes.len - at or std.ascii.toLower(bytes[at]) != std.ascii.toLower(needle[0])) continue;
+        if (std.ascii.eqlIgnoreCase(bytes[at..][0..needle.len], needle)) return true;
     }
     return false;
 }
@@ -128,4 +171,83 @@ fn tokenHasWord(detector: *const Detector, text: *const Text, start: u64, end: u
         if (std.mem.indexOf(u8, token, detector.contextWord(word)) != null) return true;
     }
     return false;
+}
+
+// ---------------------------------------------------------------- tests
+
+const testing = std.testing;
+
+/// A detector with `words` (lower case, as the compiler writes them) and nothing else.
+fn detectorWith(comptime words: []const []const u8, pairs: []u32, strings: []u8) Detector {
+    var offset: u32 = 0;
+    for (words, 0..) |word, index| {
+        @memcpy(strings[offset..][0..word.len], word);
+        pairs[2 * index] = offset;
+        pairs[2 * index + 1] = @intCast(word.len);
+        offset += @intCast(word.len);
+    }
+    var detector: Detector = .{
+        .id = "test",
+        .entity = "TEST",
+        .validator = 0,
+        .threshold = 500,
+        .validator_parameter = 0,
+        .context_boost = 0,
+        .context_floor = 0,
+        .words_before = 5,
+        .words_after = 0,
+        .context_bytes = 64,
+        .words = pairs[0 .. 2 * words.len],
+        .exclusions = &.{},
+        .strings = strings[0..offset],
+    };
+    detector.indexWords();
+    return detector;
+}
+
+test "context words are found in any case, at any offset, across 16-byte blocks and in the tail" {
+    var pairs: [32]u32 = undefined;
+    var strings: [256]u8 = undefined;
+    const detector = detectorWith(&.{ "apikey", "token", "auth" }, &pairs, &strings);
+    try testing.expect(!wordOccurs(&detector, ""));
+    try testing.expect(!wordOccurs(&detector, "x-request-id: b8d4ffbf-c56e-54a5-9a4f-1ab10ae99c23"));
+    try testing.expect(!wordOccurs(&detector, "toke tokn Auth"[0..13]));
+    // Every offset of the word in a 40-byte text, in three cases.
+    for ([_][]const u8{ "token", "TOKEN", "ToKeN" }) |word| {
+        for (0..40 - word.len + 1) |at| {
+            var text = [_]u8{'.'} ** 40;
+            @memcpy(text[at..][0..word.len], word);
+            try testing.expect(wordOccurs(&detector, &text));
+            try testing.expect(!wordOccurs(&detector, text[0 .. at + word.len - 1]));
+        }
+    }
+    // First letters everywhere, no word: every byte is a candidate, none a finding.
+    try testing.expect(!wordOccurs(&detector, "tTaAtoKaAtTAUtoKEauTTOKeapikeAUTtoke"));
+}
+
+test "more word starts than the room compares every word" {
+    var pairs: [64]u32 = undefined;
+    var strings: [256]u8 = undefined;
+    const words = .{ "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india" };
+    const more = .{ "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec" };
+    const detector = detectorWith(&(words ++ more), &pairs, &strings);
+    try testing.expect(detector.word_start_count > tables_module.word_starts_max);
+    try testing.expect(wordOccurs(&detector, "a long text that ends with QUEBEC"));
+    try testing.expect(!wordOccurs(&detector, "a long text that ends with quebe"));
+}
+
+test "a one-letter word matches its letter whatever follows" {
+    var pairs: [32]u32 = undefined;
+    var strings: [256]u8 = undefined;
+    const detector = detectorWith(&.{ "token", "x" }, &pairs, &strings);
+    try testing.expect(wordOccurs(&detector, "0123456789abcdefghijklmnopqrstuvwX"));
+    try testing.expect(wordOccurs(&detector, "0123456X89abcdefghijklmnopqrstuvw"));
+    try testing.expect(!wordOccurs(&detector, "0123456789abcdefghijklmnopqrstuvw"));
+}
+
+test "an empty context word occurs in every text" {
+    var pairs: [32]u32 = undefined;
+    var strings: [256]u8 = undefined;
+    const detector = detectorWith(&.{ "key", "" }, &pairs, &strings);
+    try testing.expect(wordOccurs(&detector, "nothing here"));
 }

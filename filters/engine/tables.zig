@@ -89,6 +89,19 @@ pub const Pattern = struct {
     }
 };
 
+/// Most detectors a scan automaton may report and still be left out of a text that
+/// holds none of their context words (`Tables.context_only`).
+pub const context_detectors_max = 4;
+
+/// Most distinct word starts (`Detector.word_starts`) a detector's search compares with.
+pub const word_starts_max = 16;
+
+/// A byte with bit 5 set: ASCII letters fold to lower case, and a byte equal to another
+/// in any case folds equal to it (other bytes may fold together too).
+pub fn fold(byte: u8) u8 {
+    return byte | 0x20;
+}
+
 pub const Detector = struct {
     id: []const u8,
     entity: []const u8,
@@ -105,9 +118,44 @@ pub const Detector = struct {
     words: []align(1) const u32,
     exclusions: []align(1) const u32,
     strings: []const u8,
+    /// The distinct starts of the context words: their first two bytes folded (`fold`;
+    /// a one-byte word's second is `any_byte`). A search for the words compares each
+    /// position of a text with these, not with every word. Past `word_starts_max` of
+    /// them, the search compares with every word.
+    word_starts: [word_starts_max][2]u8 = undefined,
+    word_start_count: u8 = 0,
+    /// A context word is empty (it occurs in every text).
+    empty_word: bool = false,
 
     pub fn contextWordCount(self: *const Detector) u32 {
         return @intCast(self.words.len / 2);
+    }
+
+    /// Stands for any second byte in `word_starts` (a one-byte word); no folded byte is 0.
+    pub const any_byte: u8 = 0;
+
+    /// Sets `empty_word` and `word_starts` from the words.
+    pub fn indexWords(self: *Detector) void {
+        self.empty_word = false;
+        self.word_start_count = 0;
+        var word: u32 = 0;
+        while (word < self.contextWordCount()) : (word += 1) {
+            const text = self.contextWord(word);
+            if (text.len == 0) {
+                self.empty_word = true;
+            } else {
+                self.addWordStart(.{ fold(text[0]), if (text.len > 1) fold(text[1]) else any_byte });
+            }
+        }
+    }
+
+    fn addWordStart(self: *Detector, start: [2]u8) void {
+        if (self.word_start_count > word_starts_max) return; // past the room: every word is compared
+        for (self.word_starts[0..self.word_start_count]) |known| {
+            if (std.mem.eql(u8, &known, &start)) return;
+        }
+        if (self.word_start_count < word_starts_max) self.word_starts[self.word_start_count] = start;
+        self.word_start_count += 1;
     }
 
     pub fn contextWord(self: *const Detector, index: u32) []const u8 {
@@ -226,6 +274,15 @@ pub const Tables = struct {
     quiet: SkipSet = undefined,
     /// The sparse scan automata (bit per index).
     sparse_mask: u64 = 0,
+    /// The dense scan automata (bit per index) each of whose patterns is dropped
+    /// without a context word of its detector (`needsContext`): in a text that holds
+    /// none of those words they find nothing, so the scanner stops them there at their
+    /// first event. At most `context_detectors_max` detectors each, listed in
+    /// `context_detectors`. (Sparse ones step in a shared pass, which they do not leave
+    /// before its end.)
+    context_only: u64 = 0,
+    context_detectors: [limits.scan_automata_max][context_detectors_max]u16 = undefined,
+    context_detector_count: [limits.scan_automata_max]u8 = undefined,
     /// The dense scan automata stepped together, a few to a loop.
     fused: FusedSets = undefined,
     patterns: [limits.patterns_max]Pattern = undefined,
@@ -255,6 +312,7 @@ pub const Tables = struct {
         self.pattern_count = 0;
         self.detector_count = 0;
         self.sparse_mask = 0;
+        self.context_only = 0;
         self.fused.count = 0;
     }
 
@@ -309,6 +367,44 @@ pub const Tables = struct {
         self.fused.init(self.groups[0..self.scan_count]);
         try self.loadDetectors(blob, strings, where);
         try self.loadPatterns(blob, where);
+        self.findContextOnly();
+    }
+
+    /// Whether every match of `pattern_index` is dropped when no context word of its
+    /// detector supports it: it requires context, or without context (and without a
+    /// validator, which would set the score) it scores below the threshold.
+    pub fn needsContext(self: *const Tables, pattern_index: u16) bool {
+        const pattern = &self.patterns[pattern_index];
+        if (pattern.requiresContext()) return true;
+        const detector = &self.detectors[pattern.detector];
+        return detector.validator == 0 and pattern.score < detector.threshold;
+    }
+
+    fn findContextOnly(self: *Tables) void {
+        self.context_only = 0;
+        for (0..self.scan_count) |index| {
+            if (self.groups[index].sparse()) continue;
+            const automaton = &self.automata[self.scan[index]];
+            const detectors = &self.context_detectors[index];
+            var count: u8 = 0;
+            var only = automaton.match_ids.len > 0;
+            for (automaton.match_ids) |pattern_index| {
+                if (!self.needsContext(pattern_index)) {
+                    only = false;
+                    break;
+                }
+                const detector = self.patterns[pattern_index].detector;
+                if (std.mem.indexOfScalar(u16, detectors[0..count], detector) != null) continue;
+                if (count == context_detectors_max) {
+                    only = false;
+                    break;
+                }
+                detectors[count] = detector;
+                count += 1;
+            }
+            self.context_detector_count[index] = count;
+            if (only) self.context_only |= @as(u64, 1) << @intCast(index);
+        }
     }
 
     fn loadPatterns(self: *Tables, blob: []const u8, where: *u32) LoadError!void {
@@ -354,7 +450,7 @@ pub const Tables = struct {
         const exclusion_count = bytes_le.u16At(record, 34);
         const words = try u32Array(blob, offset + detector_header_bytes, 2 * @as(u32, word_count));
         const exclusions = try u32Array(blob, offset + detector_header_bytes + 8 * @as(u32, word_count), exclusion_count);
-        const detector: Detector = .{
+        var detector: Detector = .{
             .id = try slice(strings, bytes_le.u32At(record, 0), bytes_le.u32At(record, 4)),
             .entity = try slice(strings, bytes_le.u32At(record, 8), bytes_le.u32At(record, 12)),
             .validator = bytes_le.u16At(record, 16),
@@ -376,6 +472,7 @@ pub const Tables = struct {
             const text = try slice(strings, words[2 * word], words[2 * word + 1]);
             if (text.len > limits.context_word_bytes_max) return error.ContextTooWide;
         }
+        detector.indexWords();
         for (exclusions) |automaton_index| {
             if (automaton_index >= self.automaton_count) return error.BadReference;
         }
