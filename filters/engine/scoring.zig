@@ -50,10 +50,10 @@ pub fn score(tables: *const Tables, pattern: *const Pattern, text: *const Text, 
     return @intCast(result);
 }
 
-/// True when one of `detector`'s context words occurs in `bytes`, in any case: a
-/// token can hold a word only then (words are lower case; tokens are lowered). Sixteen
-/// positions at a time: only where the two bytes fold to a word's start
-/// (`Detector.word_starts`) is a word compared.
+/// True when one of `detector`'s context words occurs in `bytes` lower-cased (words are
+/// lower case; a token holds a word only if the text does). Sixteen positions at a
+/// time: only where the two bytes fold to a word's start (`Detector.word_starts`) is a
+/// word compared.
 pub fn wordOccurs(detector: *const Detector, bytes: []const u8) bool {
     if (detector.empty_word) return true;
     if (detector.word_start_count > tables_module.word_starts_max) return wordAtAny(detector, bytes, 0);
@@ -108,10 +108,19 @@ fn wordAt(detector: *const Detector, bytes: []const u8, at: usize) bool {
     var word: u32 = 0;
     while (word < detector.contextWordCount()) : (word += 1) {
         const needle = detector.contextWord(word);
-        if (needle.len > bytes.len - at or std.ascii.toLower(bytes[at]) != std.ascii.toLower(needle[0])) continue;
-        if (std.ascii.eqlIgnoreCase(bytes[at..][0..needle.len], needle)) return true;
+        if (needle.len > bytes.len - at) continue;
+        if (lowerEquals(bytes[at..][0..needle.len], needle)) return true;
     }
     return false;
+}
+
+/// Whether `text`, lower-cased, is `word` (a word with an upper-case byte is never).
+fn lowerEquals(text: []const u8, word: []const u8) bool {
+    assert(text.len == word.len);
+    for (text, word) |byte, expected| {
+        if (std.ascii.toLower(byte) != expected) return false;
+    }
+    return true;
 }
 
 fn isLetter(byte: u8) bool {
@@ -164,13 +173,8 @@ fn supportedAfter(detector: *const Detector, text: *const Text, end: u64, token:
 fn tokenHasWord(detector: *const Detector, text: *const Text, start: u64, end: u64, scratch: []u8) NeedInput!bool {
     const length: usize = @intCast(end - start);
     assert(length <= scratch.len);
-    for (scratch[0..length], 0..) |*byte, index| byte.* = std.ascii.toLower(try text.at(start + index));
-    const token = scratch[0..length];
-    var word: u32 = 0;
-    while (word < detector.contextWordCount()) : (word += 1) {
-        if (std.mem.indexOf(u8, token, detector.contextWord(word)) != null) return true;
-    }
-    return false;
+    for (scratch[0..length], 0..) |*byte, index| byte.* = try text.at(start + index);
+    return wordOccurs(detector, scratch[0..length]);
 }
 
 // ---------------------------------------------------------------- tests
