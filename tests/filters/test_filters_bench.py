@@ -32,6 +32,11 @@ def test_bench_filters_reports_times_sizes_and_memory(
     for size in ("1 KB", "64 KB"):
         assert values[f"{size}: in-module p50"] > 0
         assert values[f"{size}: host functions p50"] > 0
+        # The filters call the host (headers, body, metrics); each call's harness cost is
+        # taken out of the second net figure, never added to it.
+        assert values[f"{size}: host calls per exchange"] >= 4
+        assert values[f"{size}: harness cost per host call"] >= 0
+        assert values[f"{size}: in-module net of host calls p50"] <= values[f"{size}: in-module net p50"]
     assert 0 < values["dlp module size"] < 1024 and 0 < values["mask module size"] < 1024
     assert 0 < values["dlp VM linear memory"] < 64
     checks = {check["description"] for check in report["checks"]}

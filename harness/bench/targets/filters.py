@@ -7,8 +7,11 @@ Envoy chains them, with a policy that scans both directions for the detectors gi
 and masks in the mask filter. Per exchange it separates the time inside the modules
 (callbacks minus the Python host functions they call) from the host's, and runs the same
 exchanges through two pass-through modules for the harness's own per-callback floor,
-which the "net" figure leaves out. Also printed: each module's size and each VM's linear
-memory at the end of the run, against the targets (README "Speed").
+which the "net" figure leaves out. The host's cost per host call outside the host
+function (wasmtime-py's and ctypes' trampolines, the harness's dispatch: in Envoy a C++
+call) is calibrated the same way, with a pass-through that makes a known number of host
+calls, and a second net figure leaves that out too. Also printed: each module's size and
+each VM's linear memory at the end of the run, against the targets (README "Speed").
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ SIZES = (1024, 64 * 1024)
 DISTINCT_EXCHANGES = 64
 DISTINCT_LARGE_EXCHANGES = 4
 """Synthetic 64 KB bodies take long to generate; a few distinct ones are enough."""
+CALIBRATION_HOST_CALLS = 32
+"""Host calls the calibrating pass-through makes per exchange."""
 MICRO = 1e6
 MEBIBYTE = 1024 * 1024
 TARGET_P50_MICROSECONDS = 20.0
@@ -76,12 +81,25 @@ class SizeTiming:
     harness_microseconds: list[float] = field(default_factory=list)
     floor_microseconds: list[float] = field(default_factory=list)
     """Two pass-through modules' callbacks on the same exchanges: the harness's floor."""
+    host_calls: list[int] = field(default_factory=list)
+    """Host calls the filters made per exchange."""
+    per_call_microseconds: list[float] = field(default_factory=list)
+    """Per exchange: the harness's cost of one host call outside the host function."""
 
     def net_microseconds(self) -> list[float]:
         return [
             module - floor
             for module, floor in zip(self.module_microseconds, self.floor_microseconds, strict=True)
         ]
+
+    def per_call_cost(self) -> float:
+        """The calibrated cost per host call (a negative median is noise: none)."""
+        return max(0.0, statistics.median(self.per_call_microseconds))
+
+    def net_of_host_calls_microseconds(self) -> list[float]:
+        cost = self.per_call_cost()
+        nets = self.net_microseconds()
+        return [net - calls * cost for net, calls in zip(nets, self.host_calls, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -119,7 +137,17 @@ def run(arguments: argparse.Namespace) -> BenchReport:
             for index in (1, 2)
         ]
         floor = FilterChain(host, passing)
-        timings = [_time(chain, floor, timer, size, arguments) for size in SIZES]
+        # The floor with a known number of host calls: its excess over the floor is what
+        # the harness spends on them outside the host functions.
+        calling = host.load_plugin(
+            PluginConfig(
+                name="pass-calling",
+                module=pass_through_module(end_callbacks=False, host_calls=CALIBRATION_HOST_CALLS),
+            )
+        )
+        calibration = FilterChain(host, [calling, passing[1]])
+        baselines = Baselines(floor, calibration, timer)
+        timings = [_time(chain, baselines, size, arguments) for size in SIZES]
         memory = {name: plugin.instance(0).vm.memory.size for name, plugin in (("dlp", dlp), ("mask", mask))}
     return _report(arguments, setup, timings, memory)
 
@@ -172,15 +200,23 @@ def _policy(detectors: list[str]) -> Policy:
     )
 
 
-def _time(
-    chain: FilterChain, floor: FilterChain, timer: HostCallTimer, size: int, arguments: argparse.Namespace
-) -> SizeTiming:
+@dataclass(frozen=True)
+class Baselines:
+    """What the filters' timings are measured against."""
+
+    floor: FilterChain
+    calibration: FilterChain
+    timer: HostCallTimer
+
+
+def _time(chain: FilterChain, baselines: Baselines, size: int, arguments: argparse.Namespace) -> SizeTiming:
     distinct = DISTINCT_EXCHANGES if size <= SIZES[0] else DISTINCT_LARGE_EXCHANGES
     exchanges = [_get(exchange) for exchange in json_exchanges(distinct, size, arguments.seed)]
     traffic = itertools.cycle(exchanges)
     timing = SizeTiming(size)
     for _ in range(arguments.warmup):
         _check(chain.run(next(traffic)).local_reply, size)
+    timer = baselines.timer
     for _ in range(arguments.count):
         exchange = next(traffic)
         timer.reset()
@@ -191,8 +227,13 @@ def _time(
         callbacks = sum(outcome.module_seconds.values())
         timing.module_microseconds.append((callbacks - timer.seconds) * MICRO)
         timing.host_call_microseconds.append(timer.seconds * MICRO)
+        timing.host_calls.append(timer.calls)
         timing.harness_microseconds.append((wall - callbacks) * MICRO)
-        timing.floor_microseconds.append(sum(floor.run(exchange).module_seconds.values()) * MICRO)
+        floor = sum(baselines.floor.run(exchange).module_seconds.values())
+        timing.floor_microseconds.append(floor * MICRO)
+        timer.reset()
+        calibrating = sum(baselines.calibration.run(exchange).module_seconds.values()) - timer.seconds
+        timing.per_call_microseconds.append((calibrating - floor) * MICRO / CALIBRATION_HOST_CALLS)
     return timing
 
 
@@ -239,6 +280,19 @@ def _report(
         report.add(f"{label}: in-module p90", _percentile(timing.module_microseconds, 0.9), "µs")
         report.add(f"{label}: pass-through floor p50", statistics.median(timing.floor_microseconds), "µs")
         report.add(f"{label}: in-module net p50", net_p50, "µs", "in-module less the floor")
+        report.add(
+            f"{label}: in-module net of host calls p50",
+            statistics.median(timing.net_of_host_calls_microseconds()),
+            "µs",
+            "net, less each host call's harness cost",
+        )
+        report.add(f"{label}: host calls per exchange", statistics.mean(timing.host_calls), "")
+        report.add(
+            f"{label}: harness cost per host call",
+            timing.per_call_cost(),
+            "µs",
+            f"outside the host function; median, calibrated with {CALIBRATION_HOST_CALLS} calls",
+        )
         report.add(f"{label}: host functions p50", statistics.median(timing.host_call_microseconds), "µs")
         report.add(
             f"{label}: harness p50", statistics.median(timing.harness_microseconds), "µs", "outside callbacks"
