@@ -56,7 +56,7 @@ pub fn score(tables: *const Tables, pattern: *const Pattern, text: *const Text, 
 /// word compared.
 pub fn wordOccurs(detector: *const Detector, bytes: []const u8) bool {
     if (detector.empty_word) return true;
-    if (detector.word_start_count > tables_module.word_starts_max) return wordAtAny(detector, bytes, 0);
+    if (detector.word_start_count > tables_module.word_starts_max) return wordAtAny(detector, bytes);
     var at: usize = 0;
     // Each block reads one byte past its sixteen positions, for the second byte.
     while (at + lanes + 1 <= bytes.len) : (at += lanes) {
@@ -78,7 +78,7 @@ const all_positions: u16 = 0xFFFF;
 /// Whether a context word starts at one of `positions` (bit per position) of the sixteen
 /// at `bytes[at..]`, whose bytes and the one after them `window` holds.
 fn blockHasWord(detector: *const Detector, bytes: []const u8, at: usize, window: *const [lanes + 1]u8, positions: u16) bool {
-    const case_bit: Block = @splat(0x20);
+    const case_bit: Block = @splat(tables_module.fold_bit);
     const first = @as(Block, window[0..lanes].*) | case_bit;
     const second = @as(Block, window[1..][0..lanes].*) | case_bit;
     var candidates: u16 = 0;
@@ -94,9 +94,9 @@ fn blockHasWord(detector: *const Detector, bytes: []const u8, at: usize, window:
     return false;
 }
 
-/// Whether a context word starts at some offset of `bytes` from `from` on.
-fn wordAtAny(detector: *const Detector, bytes: []const u8, from: usize) bool {
-    for (from..bytes.len) |at| {
+/// Whether a context word starts at some offset of `bytes`, offset by offset.
+fn wordAtAny(detector: *const Detector, bytes: []const u8) bool {
+    for (0..bytes.len) |at| {
         if (wordAt(detector, bytes, at)) return true;
     }
     return false;
@@ -182,14 +182,22 @@ fn tokenHasWord(detector: *const Detector, text: *const Text, start: u64, end: u
 const testing = std.testing;
 
 /// A detector with `words` (lower case, as the compiler writes them) and nothing else.
-fn detectorWith(comptime words: []const []const u8, pairs: []u32, strings: []u8) Detector {
-    var offset: u32 = 0;
-    for (words, 0..) |word, index| {
-        @memcpy(strings[offset..][0..word.len], word);
-        pairs[2 * index] = offset;
-        pairs[2 * index + 1] = @intCast(word.len);
-        offset += @intCast(word.len);
-    }
+fn detectorWith(comptime words: []const []const u8) Detector {
+    const pairs: [2 * words.len]u32 = comptime blk: {
+        var offsets: [2 * words.len]u32 = undefined;
+        var offset: u32 = 0;
+        for (words, 0..) |word, index| {
+            offsets[2 * index] = offset;
+            offsets[2 * index + 1] = word.len;
+            offset += word.len;
+        }
+        break :blk offsets;
+    };
+    const strings = comptime blk: {
+        var joined: []const u8 = "";
+        for (words) |word| joined = joined ++ word;
+        break :blk joined[0..joined.len].*;
+    };
     var detector: Detector = .{
         .id = "test",
         .entity = "TEST",
@@ -201,18 +209,16 @@ fn detectorWith(comptime words: []const []const u8, pairs: []u32, strings: []u8)
         .words_before = 5,
         .words_after = 0,
         .context_bytes = 64,
-        .words = pairs[0 .. 2 * words.len],
+        .words = &pairs,
         .exclusions = &.{},
-        .strings = strings[0..offset],
+        .strings = &strings,
     };
     detector.indexWords();
     return detector;
 }
 
 test "context words are found in any case, at any offset, across 16-byte blocks and in the tail" {
-    var pairs: [32]u32 = undefined;
-    var strings: [256]u8 = undefined;
-    const detector = detectorWith(&.{ "apikey", "token", "auth" }, &pairs, &strings);
+    const detector = detectorWith(&.{ "apikey", "token", "auth" });
     try testing.expect(!wordOccurs(&detector, ""));
     try testing.expect(!wordOccurs(&detector, "x-request-id: b8d4ffbf-c56e-54a5-9a4f-1ab10ae99c23"));
     try testing.expect(!wordOccurs(&detector, "toke tokn Auth"[0..13]));
@@ -230,28 +236,22 @@ test "context words are found in any case, at any offset, across 16-byte blocks 
 }
 
 test "more word starts than the room compares every word" {
-    var pairs: [64]u32 = undefined;
-    var strings: [256]u8 = undefined;
     const words = .{ "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india" };
     const more = .{ "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec" };
-    const detector = detectorWith(&(words ++ more), &pairs, &strings);
+    const detector = detectorWith(&(words ++ more));
     try testing.expect(detector.word_start_count > tables_module.word_starts_max);
     try testing.expect(wordOccurs(&detector, "a long text that ends with QUEBEC"));
     try testing.expect(!wordOccurs(&detector, "a long text that ends with quebe"));
 }
 
 test "a one-letter word matches its letter whatever follows" {
-    var pairs: [32]u32 = undefined;
-    var strings: [256]u8 = undefined;
-    const detector = detectorWith(&.{ "token", "x" }, &pairs, &strings);
+    const detector = detectorWith(&.{ "token", "x" });
     try testing.expect(wordOccurs(&detector, "0123456789abcdefghijklmnopqrstuvwX"));
     try testing.expect(wordOccurs(&detector, "0123456X89abcdefghijklmnopqrstuvw"));
     try testing.expect(!wordOccurs(&detector, "0123456789abcdefghijklmnopqrstuvw"));
 }
 
 test "an empty context word occurs in every text" {
-    var pairs: [32]u32 = undefined;
-    var strings: [256]u8 = undefined;
-    const detector = detectorWith(&.{ "key", "" }, &pairs, &strings);
+    const detector = detectorWith(&.{ "key", "" });
     try testing.expect(wordOccurs(&detector, "nothing here"));
 }

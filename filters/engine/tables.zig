@@ -96,10 +96,13 @@ pub const context_detectors_max = 4;
 /// Most distinct word starts (`Detector.word_starts`) a detector's search compares with.
 pub const word_starts_max = 16;
 
-/// A byte with bit 5 set: ASCII letters fold to lower case, and a byte equal to another
-/// in any case folds equal to it (other bytes may fold together too).
-pub fn fold(byte: u8) u8 {
-    return byte | 0x20;
+/// Set in a folded byte (`fold`); a search may set it in sixteen bytes at once.
+pub const fold_bit: u8 = 0x20;
+
+/// A byte with `fold_bit` set: ASCII letters fold to lower case, and a byte equal to
+/// another in any case folds equal to it (other bytes may fold together too).
+fn fold(byte: u8) u8 {
+    return byte | fold_bit;
 }
 
 pub const Detector = struct {

@@ -13,7 +13,7 @@ from harness.bench.host_call_timer import timed_host_calls
 from harness.bench.pass_through import pass_through_module
 from harness.bench.registry import discover_targets
 from harness.host import FilterChain, Host, HostConfig, PluginConfig
-from harness.traffic.model import HttpExchange, HttpMessage
+from tests.harness.host_support import exchange
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traffic"
 QUICK = ("--count", "30", "--warmup", "2", "--callback-calls", "50")
@@ -96,18 +96,13 @@ def test_bad_options_are_one_line_errors(
 
 def test_the_calibrating_pass_through_makes_exactly_its_host_calls() -> None:
     """The host-call calibration of `bench filters` rests on this count."""
-    exchange = HttpExchange(
-        HttpMessage(headers=[(":method", "GET"), (":path", "/"), (":authority", "shop")]),
-        HttpMessage(headers=[(":status", "200")], body_chunks=[b"{}"]),
-        "calibration",
-    )
     with timed_host_calls() as timer, Host(HostConfig()) as host:
         counts = []
         for calls in (0, 7, 32):
             module = pass_through_module(end_callbacks=False, host_calls=calls)
             chain = FilterChain(host, [host.load_plugin(PluginConfig(name=f"pass-{calls}", module=module))])
             timer.reset()
-            outcome = chain.run(exchange)
+            outcome = chain.run(exchange())
             assert outcome.local_reply is None
             counts.append(timer.calls)
     assert counts == [0, 7, 32]
