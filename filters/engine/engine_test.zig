@@ -191,6 +191,24 @@ test "a whole text set up at once finds what init, feed and keepOnly find, in or
     try testing.expect(seen > 0);
 }
 
+test "a short text given whole, stepped byte by byte, finds what the skipping loops find" {
+    try loadFixture(&test_tables);
+    var expected: [findings_max]Finding = undefined;
+    var found: [findings_max]Finding = undefined;
+    var seen: usize = 0;
+    var lines = std.mem.tokenizeScalar(u8, fixture_text, '\n');
+    while (lines.next()) |line| {
+        try testing.expect(line.len <= 256);
+        // Cut in two, the text is no longer one whole chunk: the fused and skip loops run.
+        const expected_count = scanChunked(&test_scanner, &test_tables, line, &.{line.len / 2}, findings_max, &expected);
+        // Whole, one finding per batch: every automaton stops and resumes at each.
+        const count = scanChunked(&test_scanner, &test_tables, line, &.{}, 1, &found);
+        try testing.expectEqualSlices(Finding, expected[0..expected_count], found[0..count]);
+        seen += count;
+    }
+    try testing.expect(seen > 10);
+}
+
 test "a context-only automaton stops at its first event in a short text without its words" {
     try loadFixture(&test_tables);
     // Scan automaton 0 of the fixture holds only generic-api-key, which requires context.

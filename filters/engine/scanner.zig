@@ -193,6 +193,19 @@ pub const Scanner = struct {
     }
 
     fn scanAll(self: *Scanner, output: *Output) error{OutputFull}!void {
+        // A short text given whole (a JSON value and its key): each automaton steps
+        // every byte in a plain loop. The skip searches and the fused loop pay off over
+        // long texts; over a few dozen bytes their setup costs more than the steps.
+        if (self.shortWholeText() != null) {
+            var each = self.scanning;
+            while (each != 0) : (each &= each - 1) {
+                const index: u32 = @ctz(each);
+                if (self.status[index] != .scanning) continue;
+                try self.runShort(index, output);
+                try self.finishAutomaton(index, output);
+            }
+            return;
+        }
         try fused.run(self, output);
         // Fused members are past scanning by now; the other dense ones run alone.
         var dense = self.scanning & ~self.tables.sparse_mask;
@@ -231,6 +244,35 @@ pub const Scanner = struct {
                 },
             }
         }
+    }
+
+    /// Steps scan automaton `index` over the rest of a short text given whole, every
+    /// byte, resolving its events (the text is whole, so none waits for input).
+    fn runShort(self: *Scanner, index: u32, output: *Output) error{OutputFull}!void {
+        const automaton = &self.tables.groups[index].automaton;
+        if (automaton.narrow.len != 0) return self.runShortWidth(u16, automaton.narrow, index, output);
+        return self.runShortWidth(u32, automaton.wide, index, output);
+    }
+
+    fn runShortWidth(self: *Scanner, comptime Entry: type, entries: []align(1) const Entry, index: u32, output: *Output) error{OutputFull}!void {
+        const automaton = &self.tables.groups[index].automaton;
+        const bytes = self.text.chunk;
+        const classes = automaton.classes;
+        const first_match = automaton.first_match;
+        assert(self.text.final and self.text.chunkStart() == 0);
+        var state = self.states[index];
+        var position: usize = @intCast(self.positions[index]);
+        while (position < bytes.len) : (position += 1) {
+            const before = state;
+            state = entries[state + classes[bytes[position]]];
+            if (state >= first_match) {
+                self.states[index] = before;
+                try self.stepEvents(index, position, .{ .outcome = .hit, .index = position, .state = state, .before = before }, output);
+                if (self.status[index] != .scanning) return;
+            }
+        }
+        self.states[index] = state;
+        self.positions[index] = bytes.len;
     }
 
     /// Resolves the events of a hit at stream offset `end`; on a stop the automaton is

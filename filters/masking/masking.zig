@@ -15,6 +15,7 @@ pub const grpc_masker = @import("grpc_masker.zig");
 pub const body_plan = @import("body_plan.zig");
 pub const engine_scanner = @import("engine_scanner.zig");
 pub const prefilter = @import("prefilter.zig");
+pub const match_shape = @import("match_shape.zig");
 /// A stand-in scanner and policy for tests and the harness's walker probe
 /// (filters/testdata); the filters never use it.
 pub const test_support = @import("test_support.zig");
@@ -32,5 +33,6 @@ test {
     _ = body_plan;
     _ = engine_scanner;
     _ = prefilter;
+    _ = match_shape;
     _ = @import("stream_masker_test.zig");
 }

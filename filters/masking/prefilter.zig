@@ -10,7 +10,11 @@
 //!   the end-of-input class. A text without any required byte keeps the automaton where
 //!   released bytes lead, so it never reports a match.
 //!
-//! Both are necessary conditions, so a text this rules out for every automaton holds no
+//! - Counts (`match_shape.zig`): every match of a pattern holds at least so many digits,
+//!   letters of each case and separators, and a run of so many digits. An automaton none
+//!   of whose patterns a text's counts meet finds nothing in it.
+//!
+//! All are necessary conditions, so a text this rules out for every automaton holds no
 //! finding; the engine scans everything else exactly as before.
 //!
 //! Keyed values are scanned as `key: value` (engine_scanner.zig), and only findings
@@ -25,6 +29,7 @@ const engine = @import("engine");
 
 const Automaton = engine.tables.Automaton;
 const scan_automata_max = engine.limits.scan_automata_max;
+const match_shape = @import("match_shape.zig");
 
 pub const Prefilter = struct {
     /// Per byte value: the scan automata (bit per index) for which it is a required byte.
@@ -38,6 +43,11 @@ pub const Prefilter = struct {
     /// Automata with a pattern whose match can hold `key_separator` (or a tail of it,
     /// starting inside it) and a byte after it.
     crossing: u64,
+    /// The counts the automata's patterns need (`match_shape.zig`).
+    need_table: match_shape.NeedTable,
+    /// Automata each of whose patterns needs some count beyond a length, so a text's
+    /// counts may rule them out.
+    counted: u64,
     scan_count: u32,
 
     /// Works out the required bytes of every scan automaton of `tables`; `allocator`
@@ -79,6 +89,31 @@ pub const Prefilter = struct {
             }
         }
         for (&self.fits, 0..) |*fits, length| fits.* = self.fitting(length);
+        try self.initNeeds(tables, allocator);
+    }
+
+    fn initNeeds(self: *Prefilter, tables: *const engine.Tables, allocator: std.mem.Allocator) error{OutOfMemory}!void {
+        var states_max: u32 = 0;
+        for (tables.patterns[0..tables.pattern_count]) |pattern| {
+            states_max = @max(states_max, tables.automata[pattern.forward].state_count);
+        }
+        const search = try match_shape.NeedSearch.init(allocator, states_max);
+        defer search.deinit(allocator);
+        self.counted = 0;
+        self.need_table.init();
+        for (0..tables.scan_count) |index| {
+            var all_counted = true;
+            var any = false;
+            for (tables.patterns[0..tables.pattern_count]) |pattern| {
+                if (pattern.scan_automaton != index) continue;
+                const need = search.needOf(&tables.automata[pattern.forward], pattern.min_length);
+                any = true;
+                all_counted = all_counted and match_shape.countsMatter(need) and
+                    self.need_table.add(@intCast(index), need);
+            }
+            if (all_counted and any) self.counted |= bit(index);
+        }
+        self.need_table.finish();
     }
 
     /// The scan automata (bit per index) that could report a finding in `text`; 0
@@ -90,7 +125,12 @@ pub const Prefilter = struct {
         if (long_enough == 0) return self.always;
         var present: u64 = 0;
         for (parts) |part| present |= self.requiredIn(part);
-        return (present & long_enough) | self.always;
+        const result = (present & long_enough) | self.always;
+        if (result & self.counted == 0) return result;
+        var shaper = match_shape.Shaper{};
+        for (parts) |part| shaper.add(part);
+        const shape = shaper.shape() orelse return result;
+        return self.keepMet(result, result & self.counted, shape);
     }
 
     /// `possible` for `prefix` (a key and `key_separator`, or nothing) followed by
@@ -101,7 +141,34 @@ pub const Prefilter = struct {
         const in_value = self.requiredIn(value);
         const whole = ((in_value | self.requiredIn(prefix)) & self.fitsIn(prefix.len + value.len)) | self.always;
         const alone = (in_value & self.fitsIn(value.len)) | self.always;
-        return (whole & self.crossing) | (alone & ~self.crossing);
+        var result = (whole & self.crossing) | (alone & ~self.crossing);
+        // Automata that cannot cross the separator are judged by the value's counts,
+        // the others by the whole text's.
+        const by_value = result & self.counted & ~self.crossing;
+        const by_text = result & self.counted & self.crossing;
+        if (by_value | by_text == 0) return result;
+        var back = match_shape.Shaper{};
+        back.add(value);
+        const value_shape = back.shape() orelse return result;
+        if (by_value != 0) result = self.keepMet(result, by_value, value_shape);
+        if (by_text != 0) {
+            var front = match_shape.Shaper{};
+            front.add(prefix);
+            if (front.then(back).shape()) |text_shape| result = self.keepMet(result, by_text, text_shape);
+        }
+        return result;
+    }
+
+    /// `candidates` less the automata of `judged` none of whose needs `have` meets.
+    fn keepMet(self: *const Prefilter, candidates: u64, judged: u64, have: match_shape.Shape) u64 {
+        const unmet = self.need_table.unmet(have);
+        var result = candidates;
+        var rest = judged;
+        while (rest != 0) : (rest &= rest - 1) {
+            const index = @ctz(rest);
+            if (self.need_table.rulesOut(index, unmet)) result &= ~bit(index);
+        }
+        return result;
     }
 
     /// The automata for which `bytes` holds a required byte.
@@ -403,6 +470,23 @@ test "texts ruled out hold no finding, and texts with findings are never ruled o
     try testing.expect(ruled_out >= 4);
 }
 
+test "counts rule out values that hold the bytes a match needs, but too few of them" {
+    var setup: Setup = undefined;
+    try setup.init();
+    defer setup.deinit();
+    const prefilter = &setup.prefilter;
+    var bytes_only = setup.prefilter;
+    bytes_only.counted = 0;
+    for ([_][]const u8{ "SKU-511563", "ord_77a67bea9505", "513.43", "+44 20 7946" }) |value| {
+        try testing.expect(bytes_only.possibleKeyed("sku: ", value) != 0);
+        try testing.expectEqual(@as(u64, 0), prefilter.possibleKeyed("sku: ", value));
+        try testing.expectEqual(@as(u64, 0), prefilter.possible(&.{value}));
+    }
+    // Enough of each: the automata stay in.
+    try testing.expect(prefilter.possibleKeyed("ssn: ", "536-22-1234") != 0);
+    try testing.expect(prefilter.possible(&.{ "mail jane", ".doe@", "example.com" }) != 0);
+}
+
 test "every byte, alone and in short runs, agrees with the engine" {
     var setup: Setup = undefined;
     try setup.init();
@@ -463,6 +547,8 @@ test "keyed values: the value alone decides for automata that cannot match acros
     // Card numbers take spaces but not ':', emails and SSNs neither: none crosses.
     try testing.expectEqual(@as(u64, 0), prefilter.crossing);
     try testing.expect(prefilter.possibleKeyed("card: ", "Ken") == 0);
+    var all_crossing = setup.prefilter;
+    all_crossing.crossing = engine.scanner.lowBits(setup.tables.scan_count);
     const alphabet = "0123456789 -.@_abcdejmoxzSN:/";
     var random = std.Random.DefaultPrng.init(0x6b6579);
     var text: [64]u8 = undefined;
@@ -476,12 +562,16 @@ test "keyed values: the value alone decides for automata that cannot match acros
         const len = prefix_len + value_len;
         for (text[prefix_len..len]) |*byte| byte.* = alphabet[random.random().uintLessThan(usize, alphabet.len)];
         const all = try setup.allFindings(text[0..len]);
-        const possible = prefilter.possibleKeyed(text[0..prefix_len], text[prefix_len..len]);
-        const kept = try setup.findings(text[0..len], possible);
         // Only findings reaching into the value count.
         const reaching = try endingPast(&all, prefix_len);
-        const kept_reaching = try endingPast(&kept, prefix_len);
-        try testing.expectEqualSlices(engine.Finding, reaching.slice(), kept_reaching.slice());
+        // As the fixture's automata are, and as if all could cross (judged by the
+        // whole text's bytes and counts).
+        for ([_]*const Prefilter{ prefilter, &all_crossing }) |judge| {
+            const possible = judge.possibleKeyed(text[0..prefix_len], text[prefix_len..len]);
+            const kept = try setup.findings(text[0..len], possible);
+            const kept_reaching = try endingPast(&kept, prefix_len);
+            try testing.expectEqualSlices(engine.Finding, reaching.slice(), kept_reaching.slice());
+        }
         seen_findings += reaching.len;
     }
     try testing.expect(seen_findings > 0);
