@@ -1,8 +1,8 @@
 //! The hot loops: one scan automaton over a run of bytes, one class lookup and one
 //! transition lookup per byte. `run` passes over skippable bytes itself while the
 //! automaton waits in a start state (dense automata, stepped on their own); `runUntilIdle`
-//! hands such bytes back to the shared skip pass instead (sparse automata). Both stop at
-//! the first matching state.
+//! hands such bytes back to the shared skip pass instead (sparse automata); `runEvery`
+//! steps every byte (short texts). All stop at the first matching state.
 
 const std = @import("std");
 const automaton_module = @import("automaton.zig");
@@ -39,7 +39,15 @@ pub fn runUntilIdle(group: *const ScanGroup, bytes: []const u8, from: usize, sta
     return runWidth(u32, .idle, group, automaton.wide, bytes, from, state);
 }
 
-const Mode = enum { skip, idle };
+/// Steps `group` over `bytes[from..]` on every byte, never skipping: over a few dozen
+/// bytes the skip searches cost more than the steps they save.
+pub fn runEvery(group: *const ScanGroup, bytes: []const u8, from: usize, state: u32) Step {
+    const automaton = &group.automaton;
+    if (automaton.narrow.len != 0) return runWidth(u16, .every, group, automaton.narrow, bytes, from, state);
+    return runWidth(u32, .every, group, automaton.wide, bytes, from, state);
+}
+
+pub const Mode = enum { skip, idle, every };
 
 fn runWidth(comptime Entry: type, comptime mode: Mode, group: *const ScanGroup, entries: []align(1) const Entry, bytes: []const u8, from: usize, state_in: u32) Step {
     const classes = group.automaton.classes;
@@ -55,7 +63,7 @@ fn runWidth(comptime Entry: type, comptime mode: Mode, group: *const ScanGroup, 
                 state = group.automaton.start(automaton_module.byteContext(bytes[index - 1]));
                 if (index == bytes.len) break;
             }
-        } else if (group.inStart(state) and group.skip.table[bytes[index]] != 0) {
+        } else if (mode != .every and group.inStart(state) and group.skip.table[bytes[index]] != 0) {
             if (mode == .idle) return .{ .outcome = .idle, .index = index, .state = state, .before = state };
             index = group.skip.nextStop(bytes, index);
             state = group.automaton.start(automaton_module.byteContext(bytes[index - 1]));

@@ -201,7 +201,7 @@ pub const Scanner = struct {
             while (each != 0) : (each &= each - 1) {
                 const index: u32 = @ctz(each);
                 if (self.status[index] != .scanning) continue;
-                try self.runShort(index, output);
+                try self.runSteppingUntil(.every, index, self.text.end(), output);
                 try self.finishAutomaton(index, output);
             }
             return;
@@ -221,6 +221,11 @@ pub const Scanner = struct {
     /// Steps scan automaton `index` on its own up to stream offset `until`, resolving
     /// its events; stops early (status waiting) at an event that needs more bytes.
     pub fn runUntil(self: *Scanner, index: u32, until: u64, output: *Output) error{OutputFull}!void {
+        return self.runSteppingUntil(.skip, index, until, output);
+    }
+
+    /// `runUntil`, skipping bytes (`.skip`) or stepping every one (`.every`).
+    fn runSteppingUntil(self: *Scanner, comptime mode: hot.Mode, index: u32, until: u64, output: *Output) error{OutputFull}!void {
         const group = &self.tables.groups[index];
         const text = &self.text;
         const chunk_start = text.chunkStart();
@@ -235,7 +240,12 @@ pub const Scanner = struct {
             const bytes = if (in_tail) text.tail else text.chunk;
             const base = if (in_tail) text.tail_start else chunk_start;
             const limit: usize = @intCast(@min(until, base + bytes.len) - base);
-            const step = hot.run(group, bytes[0..limit], @intCast(position - base), self.states[index]);
+            const from: usize = @intCast(position - base);
+            const step = switch (mode) {
+                .skip => hot.run(group, bytes[0..limit], from, self.states[index]),
+                .every => hot.runEvery(group, bytes[0..limit], from, self.states[index]),
+                .idle => @compileError("sparse automata wait idle in the shared skip pass, not here"),
+            };
             switch (step.outcome) {
                 .hit => try self.stepEvents(index, base + step.index, step, output),
                 .end, .idle => {
@@ -244,35 +254,6 @@ pub const Scanner = struct {
                 },
             }
         }
-    }
-
-    /// Steps scan automaton `index` over the rest of a short text given whole, every
-    /// byte, resolving its events (the text is whole, so none waits for input).
-    fn runShort(self: *Scanner, index: u32, output: *Output) error{OutputFull}!void {
-        const automaton = &self.tables.groups[index].automaton;
-        if (automaton.narrow.len != 0) return self.runShortWidth(u16, automaton.narrow, index, output);
-        return self.runShortWidth(u32, automaton.wide, index, output);
-    }
-
-    fn runShortWidth(self: *Scanner, comptime Entry: type, entries: []align(1) const Entry, index: u32, output: *Output) error{OutputFull}!void {
-        const automaton = &self.tables.groups[index].automaton;
-        const bytes = self.text.chunk;
-        const classes = automaton.classes;
-        const first_match = automaton.first_match;
-        assert(self.text.final and self.text.chunkStart() == 0);
-        var state = self.states[index];
-        var position: usize = @intCast(self.positions[index]);
-        while (position < bytes.len) : (position += 1) {
-            const before = state;
-            state = entries[state + classes[bytes[position]]];
-            if (state >= first_match) {
-                self.states[index] = before;
-                try self.stepEvents(index, position, .{ .outcome = .hit, .index = position, .state = state, .before = before }, output);
-                if (self.status[index] != .scanning) return;
-            }
-        }
-        self.states[index] = state;
-        self.positions[index] = bytes.len;
     }
 
     /// Resolves the events of a hit at stream offset `end`; on a stop the automaton is

@@ -52,8 +52,13 @@ pub const need_max: u8 = 16;
 
 const high_bits: u64 = 0x8080_8080_8080_8080;
 
+/// Where `category`'s lane starts in `Counts`.
+fn laneShift(category: Category) u6 {
+    return @as(u6, @intFromEnum(category)) * 8;
+}
+
 fn lane(counts: Counts, category: Category) u8 {
-    return @truncate(counts >> (@as(u6, @intFromEnum(category)) * 8));
+    return @truncate(counts >> laneShift(category));
 }
 
 fn inCategory(category: Category, byte: u8) bool {
@@ -76,7 +81,7 @@ const increments: [256]Counts = blk: {
     for (&table, 0..) |*entry, byte| {
         entry.* = 0;
         for (std.enums.values(Category)) |category| {
-            if (inCategory(category, byte)) entry.* |= @as(u64, 1) << (@as(u6, @intFromEnum(category)) * 8);
+            if (inCategory(category, byte)) entry.* |= @as(Counts, 1) << laneShift(category);
         }
     }
     break :blk table;
@@ -263,8 +268,8 @@ pub const NeedSearch = struct {
         var need: Need = .{ .counts = 0, .digit_run = 0, .length = @intCast(@min(min_length, 255)) };
         for (std.enums.values(Category)) |category| {
             const inside = classesInside(forward, category);
-            const least_count: u64 = self.least(forward, &inside, .count);
-            need.counts |= least_count << (@as(u6, @intFromEnum(category)) * 8);
+            const least_count: Counts = self.least(forward, &inside, .count);
+            need.counts |= least_count << laneShift(category);
         }
         const digits = classesInside(forward, .digit);
         need.digit_run = self.least(forward, &digits, .run);
